@@ -1,0 +1,70 @@
+# All targets use the project's own virtual environment in .venv/.
+PY_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+RUN_NAME ?= fer_cnn_v1
+MODEL_NAME ?= fer_cnn
+MODEL_VERSION ?= 1.0.0
+
+.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench
+
+$(VENV)/.base: pyproject.toml
+	$(PY_SYS) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PIP) install -q -e ".[dev,train]"
+	touch $@
+
+install: $(VENV)/.base ## service dependencies only (no TensorFlow)
+
+install-dev: $(VENV)/.dev ## service + training + test/lint tools
+
+install-train: install-dev
+
+serve: install ## run the service with the committed model on 127.0.0.1:8000
+	$(PY) -m service
+
+run: serve
+
+test: install-dev ## the test suite
+	$(PY) -m pytest -q
+
+lint: install-dev ## ruff (lint + format check) and mypy on service/
+	$(PY) -m ruff check service training tests
+	$(PY) -m ruff format --check service training tests
+	$(PY) -m mypy
+
+format: install-dev
+	$(PY) -m ruff format service training tests
+	$(PY) -m ruff check --fix service training tests
+
+data/raw/fer2013:
+	@test -d $@ || { echo "Extract FER-2013 first: mkdir -p data/raw/fer2013 && tar -xzf ../shared/data/fer2013/fer2013-images.tar.gz -C data/raw/fer2013"; exit 1; }
+
+data/processed/fer2013.npz: | data/raw/fer2013
+	$(PY) -m training.prepare --source data/raw/fer2013 --out $@
+
+prepare: install-dev data/processed/fer2013.npz
+
+eda: prepare ## exploratory plots into results/eda/
+	$(PY) -m training.eda
+
+train: prepare ## train (override with ARGS="--epochs 5 ...")
+	$(PY) -m training.train --name $(RUN_NAME) $(ARGS)
+
+tune: prepare ## learning-rate x optimizer grid on a fixed budget
+	$(PY) -m training.tune $(ARGS)
+
+export: install-dev ## Keras -> ONNX with parity check into model_store/
+	$(PY) -m training.export --run runs/$(RUN_NAME) --name $(MODEL_NAME) --version $(MODEL_VERSION)
+
+evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateTest
+	$(PY) -m training.evaluate --model model_store/$(MODEL_NAME)/$(MODEL_VERSION)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

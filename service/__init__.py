@@ -1,0 +1,1 @@
+"""FER inference service: FastAPI + ONNX Runtime."""

@@ -1,0 +1,91 @@
+"""Training configuration: one dataclass with commented defaults, CLI overrides, saved per run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; ``runs/<name>/config.json`` records the values used."""
+
+    name: str = "fer_cnn"  # run name: outputs go to runs/<name>/
+    data: str = "data/processed/fer2013.npz"  # output of training.prepare
+    runs_dir: str = "runs"
+    # Model: N blocks of (Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout.
+    widths: tuple[int, ...] = (64, 128, 256, 512)  # filters per block; len = number of blocks
+    convs_per_block: int = 2  # 3x3 convolutions in each block
+    block_dropout: float = 0.1  # dropout after each block's pooling
+    head: str = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
+    dense_units: int = 256  # hidden dense layer before softmax; 0 for none
+    head_dropout: float = 0.3  # dropout before the softmax layer
+    # Optimisation.
+    optimizer: str = "adam"  # "adam" or "sgd" (Nesterov momentum)
+    lr: float = 1e-3  # peak learning rate
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 1e-4  # decoupled weight decay
+    schedule: str = "cosine"  # "cosine" (with warmup), "plateau" (ReduceLROnPlateau) or "constant"
+    warmup_epochs: float = 1.0  # linear warmup before the cosine decay
+    epochs: int = 30
+    batch_size: int = 128
+    label_smoothing: float = 0.1
+    class_weights: str = "none"  # "none", "balanced" (n / (k * n_c)) or "sqrt" (its square root)
+    early_stopping_patience: int = 12  # epochs without val-accuracy gain before stopping
+    # Augmentation (training only; the exported model has none of it).
+    flip: bool = True  # horizontal flip
+    rotation_deg: float = 10.0
+    translate: float = 0.1  # fraction of the image size
+    zoom: float = 0.1  # +-fraction
+    erase: float = 0.0  # probability of a random erasing patch (0 = off)
+    # Runtime.
+    mixed_precision: bool = True  # bfloat16 compute (AMX/AVX-512); softmax stays float32
+    limit_train: int = 0  # use only the first N training images (0 = all), for quick checks
+    limit_val: int = 0  # likewise for PublicTest
+    histograms: bool = True  # weight and gradient histograms in TensorBoard
+    seed: int = 42
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        data = json.loads(Path(path).read_text())
+        if "widths" in data:
+            data["widths"] = tuple(data["widths"])
+        return cls(**data)
+
+
+def _parse_value(text: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if text.lower() not in {"true", "false", "1", "0"}:
+            raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+        return text.lower() in {"true", "1"}
+    if isinstance(default, tuple):
+        return tuple(int(v) for v in text.split(","))
+    return type(default)(text)
+
+
+def parse_args(argv: list[str] | None = None, base: TrainConfig | None = None) -> TrainConfig:
+    """Build a config from ``--field value`` overrides, e.g. ``--epochs 5 --widths 32,64``."""
+    base = base or TrainConfig()
+    parser = argparse.ArgumentParser(description="Train a FER-2013 CNN.")
+    parser.add_argument("--config", help="start from a saved config.json")
+    for f in fields(TrainConfig):
+        default = getattr(base, f.name)
+        parser.add_argument(f"--{f.name}", default=None, help=f"default: {default}")
+    args = parser.parse_args(argv)
+    cfg = TrainConfig.load(args.config) if args.config else base
+    for f in fields(TrainConfig):
+        raw = getattr(args, f.name)
+        if raw is not None:
+            setattr(cfg, f.name, _parse_value(raw, getattr(cfg, f.name)))
+    return cfg

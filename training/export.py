@@ -1,0 +1,127 @@
+"""Stage 3: Keras classifier -> ONNX in model_store/<name>/<version>/, with a parity check.
+
+    python -m training.export --run runs/fer_cnn_v1 --name fer_cnn --version 1.0.0
+
+Writes model.onnx and model.json (labels, input, preprocessing, training config, dataset,
+sha256, date). ``training.evaluate`` adds the metrics. The export fails when ONNX Runtime
+and Keras disagree on real images by more than ``--tolerance`` (max abs probability).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from service.preprocessing import PreprocessConfig, to_model_input
+from training.config import TrainConfig
+from training.labels import LABELS
+from training.model import INPUT_SHAPE
+from training.prepare import load_prepared
+from training.train import load_classifier
+
+INPUT_NAME, OUTPUT_NAME = "face", "probs"
+
+
+class ParityError(RuntimeError):
+    """ONNX Runtime and Keras give different probabilities for the same faces."""
+
+
+def with_flip_tta(classifier: keras.Model) -> keras.Model:
+    """Average the probabilities of each face and its mirror image (test-time augmentation)."""
+    inputs = keras.Input(INPUT_SHAPE, name=INPUT_NAME)
+    mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+    probs = keras.layers.Average(name=OUTPUT_NAME)([classifier(inputs), classifier(mirrored)])
+    return keras.Model(inputs, probs, name="fer_cnn_tta")
+
+
+def to_onnx(model: keras.Model, path: Path, opset: int = 17) -> None:
+    """Convert with tf2onnx, naming the input 'face' and the output 'probs'."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
+    model.output_names = [OUTPUT_NAME]
+    tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, output_path=str(path))
+
+
+def check_parity(model: keras.Model, onnx_path: Path, faces: np.ndarray, tolerance: float) -> float:
+    """Max abs difference between Keras and ONNX Runtime probabilities; raises above tolerance."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    expected = model.predict(faces, batch_size=256, verbose=0)
+    got = session.run(None, {session.get_inputs()[0].name: faces})[0]
+    diff = float(np.abs(expected - got).max())
+    if not diff < tolerance:
+        raise ParityError(f"{onnx_path}: ONNX and Keras differ by {diff:.2e} (> {tolerance:.0e})")
+    return diff
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extra: dict) -> dict:
+    """The self-describing model card the service reads."""
+    cfg = TrainConfig.load(run_dir / "config.json")
+    _, data_meta = load_prepared(cfg.data)
+    return {
+        "name": name,
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "labels": list(LABELS),
+        "input": {"name": INPUT_NAME, "shape": [None, *INPUT_SHAPE], "dtype": "float32", "layout": "NHWC"},
+        "output": {"name": OUTPUT_NAME, "shape": [None, len(LABELS)], "dtype": "float32", "kind": "probabilities"},
+        "preprocessing": data_meta["preprocessing"],
+        "onnx": {"file": onnx_path.name, "sha256": sha256_of(onnx_path), "bytes": onnx_path.stat().st_size},
+        "dataset": {
+            "name": "FER-2013",
+            "source": data_meta["source"],
+            "splits": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
+        },
+        "training": {"run": str(run_dir), "config": json.loads((run_dir / "config.json").read_text())},
+        "export": {"host": platform.platform(), **extra},
+        "metrics": {},
+    }
+
+
+def export(run_dir: Path, out_dir: Path, name: str, version: str, tta: bool, tolerance: float = 1e-4) -> dict:
+    """Export a run's best classifier to ``out_dir`` and return its metadata."""
+    classifier = load_classifier(run_dir)
+    model = with_flip_tta(classifier) if tta else classifier
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / "model.onnx"
+    to_onnx(model, onnx_path)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    splits, data_meta = load_prepared(cfg.data)
+    faces = to_model_input(splits["PublicTest"][0][:512], PreprocessConfig.from_dict(data_meta["preprocessing"]))
+    diff = check_parity(model, onnx_path, faces, tolerance)
+    print(f"parity on {len(faces)} PublicTest faces: max |keras - onnx| = {diff:.2e}")
+    meta = build_metadata(run_dir, name, version, onnx_path, {"tta": "flip" if tta else "none", "parity_max_abs": diff})
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="training run folder (runs/<name>)")
+    parser.add_argument("--name", default="fer_cnn")
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--tta", choices=["flip", "none"], default="flip", help="bake flip TTA into the graph")
+    parser.add_argument("--tolerance", type=float, default=1e-4)
+    args = parser.parse_args()
+    out = args.store / args.name / args.version
+    export(args.run, out, args.name, args.version, args.tta == "flip", args.tolerance)
+    print(f"wrote {out}/model.onnx and model.json")
+
+
+if __name__ == "__main__":
+    main()

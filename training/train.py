@@ -1,0 +1,133 @@
+"""Stage 2: train the CNN on the Training split, select on PublicTest.
+
+    python -m training.train --name fer_cnn --epochs 30
+
+Outputs in runs/<name>/: config.json, best.weights.h5 (best PublicTest accuracy),
+history.csv, curves.png, TensorBoard logs in tb/. Re-running the same command resumes
+from runs/<name>/backup/ after an interruption.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from service.preprocessing import PreprocessConfig, to_model_input
+from training.callbacks import PerClassValidation, plot_curves
+from training.config import TrainConfig, parse_args
+from training.labels import LABELS
+from training.model import build_model, build_training_model
+from training.prepare import load_prepared
+
+
+def class_weight_dict(labels: np.ndarray, mode: str) -> dict[int, float] | None:
+    """Inverse-frequency class weights ('balanced'), their square root ('sqrt'), or None."""
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+    weights = len(labels) / (len(LABELS) * np.maximum(counts, 1))
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    elif mode != "balanced":
+        raise ValueError(f"unknown class_weights {mode!r}")
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam or SGD with a warmup + cosine, or constant, learning rate."""
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = cfg.lr
+    if cfg.schedule == "cosine":
+        warmup = int(cfg.warmup_epochs * steps_per_epoch)
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else cfg.lr, max(1, cfg.epochs * steps_per_epoch - warmup),
+            warmup_target=cfg.lr if warmup else None, warmup_steps=warmup,
+        )
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=cfg.weight_decay or None)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay or None)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (use 'adam' or 'sgd')")
+
+
+def load_arrays(cfg: TrainConfig):
+    """Training and PublicTest arrays as model inputs and one-hot targets."""
+    splits, meta = load_prepared(cfg.data)
+    pre = PreprocessConfig.from_dict(meta["preprocessing"])
+    (xt, yt), (xv, yv) = splits["Training"], splits["PublicTest"]
+    rng = np.random.default_rng(cfg.seed)  # splits are sorted by class: subsample at random
+    if cfg.limit_train:
+        keep = np.sort(rng.permutation(len(yt))[: cfg.limit_train])
+        xt, yt = xt[keep], yt[keep]
+    if cfg.limit_val:
+        keep = np.sort(rng.permutation(len(yv))[: cfg.limit_val])
+        xv, yv = xv[keep], yv[keep]
+    eye = np.eye(len(LABELS), dtype=np.float32)
+    return to_model_input(xt, pre), yt, eye[yt], to_model_input(xv, pre), yv, eye[yv]
+
+
+def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> list:
+    run = cfg.run_dir
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run / "best.weights.h5"), monitor="val_accuracy", mode="max",
+            save_best_only=True, save_weights_only=True,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience),
+        PerClassValidation(classifier, x_val, y_val, run / "tb", grad_batch if cfg.histograms else None),
+        keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0),
+        keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
+    ]
+    if cfg.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3))
+    return callbacks
+
+
+def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
+    """Fit the model described by ``cfg``; returns the classifier with the best weights loaded."""
+    keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
+    cfg.save(cfg.run_dir / "config.json")
+    xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
+    classifier = build_model(cfg)
+    model = build_training_model(classifier, cfg)
+    steps = math.ceil(len(xt) / cfg.batch_size)
+    model.compile(
+        optimizer=make_optimizer(cfg, steps),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    started = time.time()
+    model.fit(
+        xt, yt1, batch_size=cfg.batch_size, epochs=cfg.epochs, validation_data=(xv, yv1),
+        class_weight=class_weight_dict(yt, cfg.class_weights), shuffle=True, verbose=verbose,
+        callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64])),
+    )
+    print(f"training took {time.time() - started:.0f} s", flush=True)
+    plot_curves(cfg.run_dir / "history.csv", cfg.run_dir / "curves.png")
+    return load_classifier(cfg.run_dir)
+
+
+def load_classifier(run_dir: str | Path) -> keras.Model:
+    """Rebuild a run's classifier in float32 and load its best weights."""
+    cfg = TrainConfig.load(Path(run_dir) / "config.json")
+    keras.mixed_precision.set_global_policy("float32")
+    classifier = build_model(cfg)
+    model = build_training_model(classifier, cfg)
+    model.load_weights(Path(run_dir) / "best.weights.h5")
+    return classifier
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    print(f"run {cfg.name}: {cfg}", flush=True)
+    train(cfg, verbose=1 if sys.stdout.isatty() else 2)
+
+
+if __name__ == "__main__":
+    main()
