@@ -1,0 +1,1 @@
+"""Deployment and monitoring checks: Dockerfile, compose, Prometheus, Grafana."""
