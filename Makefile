@@ -7,7 +7,7 @@ RUN_NAME ?= fer_cnn_v1
 MODEL_NAME ?= fer_cnn
 MODEL_VERSION ?= 1.0.0
 
-.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench
+.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench demo
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PIP) install -q -e ".[dev,train]"
+	$(PIP) install -q -e ".[dev,train,demo]"
 	touch $@
 
 install: $(VENV)/.base ## service dependencies only (no TensorFlow)
@@ -29,6 +29,13 @@ serve: install ## run the service with the committed model on 127.0.0.1:8000
 	$(PY) -m service
 
 run: serve
+
+$(VENV)/.demo: $(VENV)/.base
+	$(PIP) install -q -e ".[demo]"
+	touch $@
+
+demo: $(VENV)/.demo ## Gradio demo (webcam, confidence bars, batch upload) on 127.0.0.1:7860
+	$(PY) -m service.demo_gradio
 
 test: install-dev ## the test suite
 	$(PY) -m pytest -q
