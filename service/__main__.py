@@ -1,0 +1,64 @@
+"""``python -m service``: serve the configured model with uvicorn (settings from ``FER_*``).
+
+Settings and the model are checked before uvicorn starts, so a bad configuration ends with
+one line on stderr and exit status 2 instead of a server traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from service.app import create_app, load_model
+from service.detection import DetectorLoadError
+from service.model_store import ModelLoadError
+from service.settings import Settings
+
+EXIT_CONFIG_ERROR = 2
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """``FER_PORT: Input should be a valid integer; ...`` from pydantic's error list."""
+    parts = [f"FER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+    return "invalid settings: " + "; ".join(parts)
+
+
+def check_startup() -> Settings:
+    """Settings and a model that loads; raises SystemExit with a one-line reason otherwise."""
+    try:
+        settings = Settings()
+        load_model(settings)  # the server loads it again in its lifespan; this is the early check
+    except ValidationError as exc:
+        raise SystemExit(_fail(describe_settings_error(exc))) from None
+    except (ModelLoadError, DetectorLoadError) as exc:
+        raise SystemExit(_fail(str(exc))) from None
+    return settings
+
+
+def _fail(message: str) -> int:
+    print(f"fer-service: cannot start: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_CONFIG_ERROR
+
+
+def main() -> None:
+    settings = check_startup()
+    level = logging.DEBUG if settings.log_level == "trace" else getattr(logging, settings.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Several workers need an import string: each process builds its own app (and model copy)
+    # from the same environment.
+    app = "service.app:create_app" if settings.workers > 1 else create_app(settings)
+    uvicorn.run(
+        app,
+        factory=settings.workers > 1,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket API: one router per resource under :mod:`service.api.routes`."""

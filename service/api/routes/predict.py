@@ -1,0 +1,78 @@
+"""POST /predict and /predict/batch: faces and emotions in uploaded images."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi.responses import Response
+
+from service.analysis import ImageAnalysis, ImageAnalyzer
+from service.annotate import annotate, encode_jpeg
+from service.api.deps import AnalyzerDep, DetectOptionsDep, SettingsDep
+from service.decoding import ImageError
+from service.inference import DetectOptions
+from service.schemas import BatchItem, BatchItemError, BatchResponse, ErrorInfo, ErrorResponse, PredictResponse
+
+router = APIRouter(tags=["predict"])
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "not an image, or a corrupt or truncated one"},
+    413: {"model": ErrorResponse, "description": "body over FER_MAX_BODY_BYTES or image over FER_MAX_PIXELS"},
+    415: {"model": ErrorResponse, "description": "a file type other than JPEG, PNG, WebP or BMP"},
+    422: {"model": ErrorResponse, "description": "missing form field or invalid query option"},
+    503: {"model": ErrorResponse, "description": "inference queue full; retry after the Retry-After header"},
+}
+ANNOTATED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "JSON result, or with annotate=true the image with boxes"}
+}
+
+
+@router.post("/predict", response_model=PredictResponse, responses={**ANNOTATED_RESPONSE, **ERROR_RESPONSES})
+async def predict_image(
+    file: Annotated[UploadFile, File(description="a JPEG, PNG, WebP or BMP image")],
+    analyzer: AnalyzerDep,
+    options: DetectOptionsDep,
+    annotate_image: Annotated[
+        bool, Query(alias="annotate", description="return image/jpeg with boxes, labels and confidences")
+    ] = False,
+) -> Any:
+    """Detect the faces in one image and give each face's emotion probabilities."""
+    analysis = await analyzer.analyse(await file.read(), file.content_type, options)
+    if annotate_image:
+        return Response(await asyncio.to_thread(_annotated_jpeg, analysis), media_type="image/jpeg")
+    return analysis.to_response(analyzer.model_ref)
+
+
+def _annotated_jpeg(analysis: ImageAnalysis) -> bytes:
+    return encode_jpeg(annotate(analysis.image.pixels, analysis.faces))
+
+
+@router.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
+async def predict_batch(
+    files: Annotated[list[UploadFile], File(description="several images, one result each, in order")],
+    analyzer: AnalyzerDep,
+    settings: SettingsDep,
+    options: DetectOptionsDep,
+) -> BatchResponse:
+    """Classify the faces in several images; a bad file gets an error entry instead of failing the batch."""
+    if len(files) > settings.max_batch_files:
+        raise HTTPException(413, f"{len(files)} files sent, at most {settings.max_batch_files} allowed per batch")
+    # All files at once, so their faces share inference batches.
+    outcomes = await asyncio.gather(*(_analyse_upload(analyzer, f, options) for f in files), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):  # overload (503) or a bug fails the request as a whole
+            raise outcome
+    return BatchResponse(results=[o for o in outcomes if not isinstance(o, BaseException)])
+
+
+async def _analyse_upload(
+    analyzer: ImageAnalyzer, upload: UploadFile, options: DetectOptions
+) -> BatchItem | BatchItemError:
+    filename = upload.filename or ""
+    try:
+        analysis = await analyzer.analyse(await upload.read(), upload.content_type, options)
+    except ImageError as exc:
+        return BatchItemError(filename=filename, error=ErrorInfo(status=exc.status_code, detail=exc.detail))
+    return BatchItem(filename=filename, **analysis.to_response(analyzer.model_ref).model_dump())

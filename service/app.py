@@ -1,0 +1,104 @@
+"""The FastAPI application factory and its lifespan (model loading, warm-up, shutdown).
+
+Nothing happens at import time: :func:`create_app` builds an app from settings, and the
+lifespan loads the model when the server starts, keeping everything on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import onnxruntime as ort
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from service.analysis import ImageAnalyzer
+from service.api.routes import api_router
+from service.api.routes.pages import STATIC_DIR
+from service.detection import DetectorConfig, FaceDetector
+from service.errors import register_error_handlers
+from service.inference import EmotionRecognizer
+from service.metrics import Metrics
+from service.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
+from service.model_store import ModelCard, create_session, open_model
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Facial expression recognition: faces are found with OpenCV's Haar cascade and each face is
+classified into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
+Faces from concurrent requests and streams are micro-batched.
+"""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    card: ModelCard
+    session: ort.InferenceSession
+    detector: FaceDetector
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """Open and verify the configured model and the face detector (blocking; raises ModelLoadError)."""
+    card = open_model(settings.model_store, settings.model_name, settings.model_version)
+    session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
+    detector = FaceDetector(
+        DetectorConfig(
+            scale_factor=settings.detect_scale_factor,
+            min_neighbors=settings.detect_min_neighbors,
+            min_face=settings.detect_min_face,
+            max_side=settings.detect_max_side,
+        )
+    )
+    return LoadedModel(card, session, detector)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load, warm up and start the inference worker; stop it on shutdown."""
+    settings: Settings = app.state.settings
+    metrics: Metrics = app.state.metrics
+    loaded = await asyncio.to_thread(load_model, settings)
+    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    # Warm the batch sizes the batcher will use most: single faces and full batches.
+    await asyncio.to_thread(recognizer.warm_up, sorted({1, settings.max_batch_size}))
+    batcher = recognizer.create_batcher(settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics)
+    await batcher.start()
+    app.state.recognizer = recognizer
+    app.state.analyzer = ImageAnalyzer(recognizer, batcher, metrics, settings.max_pixels)
+    metrics.model_info.labels(name=loaded.card.name, version=loaded.card.version).set(1)
+    app.state.ready = True
+    logger.info("serving model %s %s from %s", loaded.card.name, loaded.card.version, loaded.card.onnx_path.parent)
+    try:
+        yield
+    finally:
+        app.state.ready = False
+        await batcher.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; the model is loaded when its lifespan starts (``settings`` default: from the environment)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="FER service",
+        summary="Facial expression recognition for photos and webcam streams",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.ready = False
+    register_error_handlers(app)
+    app.include_router(api_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last = outermost: metrics see the 413s of the body limit too.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,158 @@
+"""Micro-batching: faces from concurrent requests and stream frames share ONNX Runtime calls.
+
+One asyncio task takes the first waiting job, waits at most ``max_wait_s`` for more (up to
+``max_batch_size`` faces), and runs the model on a single dedicated thread, so the event loop
+stays free and ONNX Runtime never runs two batches at once (its own thread pool is the
+parallelism). The queue is bounded: when it is full :meth:`MicroBatcher.submit` raises
+:class:`QueueFullError` at once instead of letting latency grow without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+RunModel = Callable[[np.ndarray], np.ndarray]
+
+
+class QueueFullError(RuntimeError):
+    """Too many inference jobs are waiting; the caller should retry later."""
+
+
+@dataclass
+class _Job:
+    inputs: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    enqueued_at: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    """Queue model inputs ``(n, ...)`` and get back outputs ``(n, ...)`` from shared batches."""
+
+    def __init__(
+        self, run_model: RunModel, max_batch_size: int, max_wait_s: float, max_queue: int, metrics: Metrics
+    ) -> None:
+        self._run_model = run_model
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self._metrics = metrics
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: list[_Job] = []
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and not self._worker.done()
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue(maxsize=self.max_queue)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-infer")
+        self._worker = asyncio.create_task(self._serve(), name="fer-micro-batcher")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self._fail_pending(RuntimeError("the service is shutting down"))
+
+    async def submit(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs for ``inputs``, computed in a batch with whatever else is waiting."""
+        if self._queue is None or not self.running:
+            raise RuntimeError("the micro-batcher is not running")
+        job = _Job(inputs, asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise QueueFullError(f"inference queue is full ({self.max_queue} jobs waiting)") from None
+        self._metrics.queue_depth.set(self._queue.qsize())
+        return await job.future
+
+    async def _serve(self) -> None:
+        while True:
+            jobs = await self._collect()
+            self._in_flight = jobs  # kept if cancelled mid-batch, so stop() can fail these callers
+            await self._run(jobs)
+            self._in_flight = []
+
+    async def _collect(self) -> list[_Job]:
+        """The first waiting job plus any that arrive within ``max_wait_s``, up to a full batch."""
+        assert self._queue is not None
+        jobs = [await self._queue.get()]
+        faces = len(jobs[0].inputs)
+        deadline = time.perf_counter() + self.max_wait_s
+        while faces < self.max_batch_size:
+            remaining = deadline - time.perf_counter()
+            try:
+                job = (
+                    self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
+                )
+            except (asyncio.QueueEmpty, TimeoutError):
+                break
+            jobs.append(job)
+            faces += len(job.inputs)
+        self._metrics.queue_depth.set(self._queue.qsize())
+        return jobs
+
+    async def _run(self, jobs: list[_Job]) -> None:
+        """Run the jobs' inputs in chunks of ``max_batch_size`` and hand each job its slice."""
+        started = time.perf_counter()
+        for job in jobs:
+            self._metrics.queue_wait.observe(started - job.enqueued_at)
+        inputs = np.concatenate([job.inputs for job in jobs])
+        loop = asyncio.get_running_loop()
+        try:
+            outputs = await loop.run_in_executor(self._executor, self._run_chunks, inputs)
+        except Exception as exc:  # one bad batch must not stop the worker: its callers get the error
+            logger.exception("inference failed for a batch of %d faces", len(inputs))
+            self._settle(jobs, error=exc)
+            return
+        offset = 0
+        for job in jobs:
+            if not job.future.done():  # done already when the caller went away, e.g. a closed stream
+                job.future.set_result(outputs[offset : offset + len(job.inputs)])
+            offset += len(job.inputs)
+
+    @staticmethod
+    def _settle(jobs: list[_Job], error: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(error)
+
+    def _run_chunks(self, inputs: np.ndarray) -> np.ndarray:
+        """Runs on the inference thread."""
+        results = []
+        for start in range(0, len(inputs), self.max_batch_size):
+            chunk = inputs[start : start + self.max_batch_size]
+            began = time.perf_counter()
+            results.append(self._run_model(chunk))
+            self._metrics.inference_duration.observe(time.perf_counter() - began)
+            self._metrics.batch_size.observe(len(chunk))
+        return np.concatenate(results)
+
+    def _fail_pending(self, error: Exception) -> None:
+        pending = list(self._in_flight)
+        while self._queue is not None and not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        self._settle(pending, error=error)
+        self._in_flight = []
+        self._metrics.queue_depth.set(0)

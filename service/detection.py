@@ -1,0 +1,100 @@
+"""Face detection with OpenCV's bundled frontal-face Haar cascade."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def default_cascade_path() -> Path:
+    return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+
+
+class DetectorLoadError(RuntimeError):
+    """The Haar cascade file is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face rectangle in original-image pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union, 0 for disjoint boxes."""
+        inter_w = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        inter_h = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = inter_w * inter_h
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_face: int = 40
+    max_side: int = 1280
+
+
+class FaceDetector:
+    """Finds faces in a grayscale image; large images are searched on a downscaled copy.
+
+    ``cv2.CascadeClassifier`` is not documented as thread-safe, and detection runs in worker
+    threads, so every thread gets its own classifier (loading one takes a few milliseconds).
+    """
+
+    def __init__(self, config: DetectorConfig, cascade_path: Path | None = None) -> None:
+        self.config = config
+        self.cascade_path = cascade_path or default_cascade_path()
+        self._local = threading.local()
+        self._classifier()  # fail at startup, not on the first request
+
+    def _classifier(self) -> cv2.CascadeClassifier:
+        classifier = getattr(self._local, "classifier", None)
+        if classifier is None:
+            classifier = cv2.CascadeClassifier(str(self.cascade_path))
+            if classifier.empty():
+                raise DetectorLoadError(f"cannot load the Haar cascade {self.cascade_path}")
+            self._local.classifier = classifier
+        return classifier
+
+    def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
+        """Face boxes in ``gray``'s pixel coordinates, largest first."""
+        min_side = min_face or self.config.min_face
+        scale = min(1.0, self.config.max_side / max(gray.shape[:2]))
+        searched = gray
+        if scale < 1.0:
+            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+            searched = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        scaled_min = max(1, round(min_side * scale))
+        found = self._classifier().detectMultiScale(
+            searched,
+            scaleFactor=self.config.scale_factor,
+            minNeighbors=self.config.min_neighbors,
+            minSize=(scaled_min, scaled_min),
+        )
+        boxes = [self._to_original(rect, scale, gray.shape[:2]) for rect in np.asarray(found).reshape(-1, 4)]
+        return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+    @staticmethod
+    def _to_original(rect: np.ndarray, scale: float, shape: tuple[int, ...]) -> Box:
+        """Map a box found on the downscaled copy back, clipped to the image."""
+        x, y, w, h = (float(v) / scale for v in rect)
+        x0, y0 = max(0, round(x)), max(0, round(y))
+        x1, y1 = min(shape[1], round(x + w)), min(shape[0], round(y + h))
+        return Box(x0, y0, x1 - x0, y1 - y0)

@@ -1,0 +1,142 @@
+"""Image -> faces -> emotion probabilities, usable without HTTP.
+
+    recognizer = EmotionRecognizer(model, session, detector)
+    faces = recognizer.predict(gray_image)                 # detect, crop, classify
+    faces = recognizer.predict_faces([face_crop])          # crops that already are faces
+
+The crop preprocessing is :mod:`service.preprocessing`, the very function training used,
+so a face gets the same pixels here as in training and evaluation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from service.batching import MicroBatcher
+from service.detection import Box, FaceDetector
+from service.metrics import Metrics
+from service.model_store import ModelCard, ModelLoadError
+from service.preprocessing import preprocess_face, to_grayscale, to_model_input
+
+
+@dataclass(frozen=True)
+class FacePrediction:
+    """One face: where it is and the probability of each emotion (model label order)."""
+
+    box: Box
+    probabilities: dict[str, float]
+
+    @property
+    def emotion(self) -> str:
+        return max(self.probabilities, key=lambda label: self.probabilities[label])
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.emotion]
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Per-request knobs; None falls back to the service settings."""
+
+    max_faces: int | None = None
+    min_face_size: int | None = None
+    detect: bool = True  # False: the whole image is one face crop (e.g. a FER-2013 image)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """The faces of one image and where the time went."""
+
+    faces: list[FacePrediction]
+    detect_ms: float
+    infer_ms: float
+
+
+class EmotionRecognizer:
+    """Face detection + the ONNX classifier described by a model card."""
+
+    def __init__(self, model: ModelCard, session: ort.InferenceSession, detector: FaceDetector) -> None:
+        self.model = model
+        self.labels = model.labels
+        self.detector = detector
+        self._session = session
+
+    def predict(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FacePrediction]:
+        """Faces in a uint8 grayscale or BGR image, largest first, each with its probabilities."""
+        boxes = self._detect(image, options or DetectOptions())
+        return self._postprocess(boxes, self._infer(self._preprocess(image, boxes)))
+
+    def predict_faces(self, crops: Sequence[np.ndarray]) -> list[FacePrediction]:
+        """Classify images that already are face crops (any size, gray or BGR), one result each."""
+        boxes = [Box(0, 0, crop.shape[1], crop.shape[0]) for crop in crops]
+        return self._postprocess(boxes, self._infer(self._crops_to_input(list(crops))))
+
+    async def predict_async(
+        self, image: np.ndarray, batcher: MicroBatcher, options: DetectOptions | None = None
+    ) -> Recognition:
+        """Like :meth:`predict`, but detection runs in a worker thread and inference in a shared batch."""
+        began = time.perf_counter()
+        boxes, inputs = await asyncio.to_thread(self._locate, image, options or DetectOptions())
+        located = time.perf_counter()
+        probs = await batcher.submit(inputs) if boxes else np.zeros((0, len(self.labels)), np.float32)
+        finished = time.perf_counter()
+        faces = self._postprocess(boxes, probs)
+        return Recognition(faces, detect_ms=1000 * (located - began), infer_ms=1000 * (finished - located))
+
+    def create_batcher(self, max_batch_size: int, max_wait_s: float, max_queue: int, metrics: Metrics) -> MicroBatcher:
+        """A micro-batcher whose batches run through this recognizer's ONNX session."""
+        return MicroBatcher(self._infer, max_batch_size, max_wait_s, max_queue, metrics)
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
+        """Run detection and every given batch size once, so the first request is not the slow one."""
+        self.detector.detect(np.full((96, 96), 128, np.uint8))
+        size = self.model.preprocessing.size
+        for batch_size in batch_sizes:
+            probs = self._infer(np.zeros((batch_size, size, size, 1), np.float32))
+            if probs.shape != (batch_size, len(self.labels)):
+                raise ModelLoadError(
+                    f"{self.model.onnx_path}: output shape {probs.shape}, expected ({batch_size}, {len(self.labels)})"
+                )
+
+    def _locate(self, image: np.ndarray, options: DetectOptions) -> tuple[list[Box], np.ndarray]:
+        boxes = self._detect(image, options)
+        return boxes, self._preprocess(image, boxes)
+
+    def _detect(self, image: np.ndarray, options: DetectOptions) -> list[Box]:
+        if not options.detect:
+            return [Box(0, 0, image.shape[1], image.shape[0])]
+        boxes = self.detector.detect(to_grayscale(image), options.min_face_size)
+        return boxes[: options.max_faces] if options.max_faces is not None else boxes
+
+    def _preprocess(self, image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Crop every box and apply the shared preprocessing contract -> float32 (N, size, size, 1)."""
+        return self._crops_to_input([image[b.y : b.y + b.h, b.x : b.x + b.w] for b in boxes])
+
+    def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:
+        cfg = self.model.preprocessing
+        if not crops:
+            return np.zeros((0, cfg.size, cfg.size, 1), np.float32)
+        return to_model_input(np.stack([preprocess_face(crop, cfg) for crop in crops]), cfg)
+
+    def _infer(self, inputs: np.ndarray) -> np.ndarray:
+        """One ONNX Runtime call; thread-safe, used directly by :meth:`predict` and by the batcher."""
+        if len(inputs) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        outputs = self._session.run([self.model.output_name], {self.model.input_name: inputs})
+        return np.asarray(outputs[0])
+
+    def _postprocess(self, boxes: Sequence[Box], probs: np.ndarray) -> list[FacePrediction]:
+        """Pair boxes with label -> probability maps, renormalised so each sums to 1 in float64."""
+        rows = np.clip(probs.astype(np.float64), 0.0, None)
+        rows /= np.maximum(rows.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        return [
+            FacePrediction(box, {label: float(p) for label, p in zip(self.labels, row, strict=True)})
+            for box, row in zip(boxes, rows, strict=True)
+        ]

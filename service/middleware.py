@@ -1,0 +1,118 @@
+"""Pure ASGI middleware: request body size limit and per-route request metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+
+class BodyTooLargeError(HTTPException):
+    """Raised from ``receive`` once the body passes the limit.
+
+    An HTTPException, because FastAPI re-raises those from body parsing (anything else would
+    become a generic 400) and its exception handler turns it into a 413 JSON response.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body is larger than the {max_bytes} bytes allowed")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` from Content-Length, or while reading chunked ones."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            if started:
+                raise
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = BodyTooLargeError(self.max_bytes).detail
+        await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class RequestMetricsMiddleware:
+    """Count requests and time them per route template (not raw path: bounded label values)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # if the app raises before answering, the server answers 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        began = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            endpoint = _route_template(scope, root_path)
+            self.metrics.request_duration.labels(endpoint=endpoint).observe(time.perf_counter() - began)
+            self.metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
+
+
+def _route_template(scope: Scope, original_root_path: str) -> str:
+    """The matched route's path, which routing records in the scope ("/predict", "/v1/models").
+
+    A mount (``/static``) records no route but extends ``root_path`` by its own path.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if path:
+        return str(path)
+    mount_path = scope.get("root_path", "")[len(original_root_path) :]
+    return mount_path or "unmatched"

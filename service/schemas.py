@@ -1,0 +1,119 @@
+"""JSON shapes of the API (also what /docs shows, with examples)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.inference import FacePrediction
+
+EXAMPLE_PROBABILITIES = {
+    "angry": 0.02,
+    "disgust": 0.0,
+    "fear": 0.03,
+    "happy": 0.87,
+    "sad": 0.02,
+    "surprise": 0.01,
+    "neutral": 0.05,
+}
+
+
+class ModelRef(BaseModel):
+    name: str = Field(examples=["fer_cnn"])
+    version: str = Field(examples=["1.0.0"])
+
+
+class ImageSize(BaseModel):
+    width: int = Field(examples=[512])
+    height: int = Field(examples=[512])
+
+
+class BoxOut(BaseModel):
+    """Face rectangle in original-image pixels (after EXIF rotation)."""
+
+    x: int = Field(examples=[177])
+    y: int = Field(examples=[66])
+    w: int = Field(examples=[95])
+    h: int = Field(examples=[95])
+
+
+class FaceOut(BaseModel):
+    box: BoxOut
+    emotion: str = Field(description="the most probable label", examples=["happy"])
+    confidence: float = Field(description="probability of that label", examples=[0.87])
+    probabilities: dict[str, float] = Field(description="all labels, summing to 1", examples=[EXAMPLE_PROBABILITIES])
+
+    @classmethod
+    def of(cls, face: FacePrediction) -> FaceOut:
+        return cls(
+            box=BoxOut(**face.box.as_dict()),
+            emotion=face.emotion,
+            confidence=face.confidence,
+            probabilities=face.probabilities,
+        )
+
+
+class Timings(BaseModel):
+    """Milliseconds per stage; ``infer`` includes the wait for a shared batch."""
+
+    decode: float = Field(examples=[3.1])
+    detect: float = Field(examples=[18.4])
+    infer: float = Field(examples=[6.2])
+    total: float = Field(examples=[28.0])
+
+
+class PredictResponse(BaseModel):
+    model: ModelRef
+    image: ImageSize
+    faces: list[FaceOut] = Field(description="largest face first; empty when no face is found")
+    timings_ms: Timings
+
+
+class BatchItem(PredictResponse):
+    filename: str = Field(examples=["photo.jpg"])
+
+
+class ErrorInfo(BaseModel):
+    status: int = Field(examples=[415])
+    detail: str = Field(examples=["unsupported image type GIF: send JPEG, PNG, WebP or BMP"])
+
+
+class BatchItemError(BaseModel):
+    filename: str = Field(examples=["animation.gif"])
+    error: ErrorInfo
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem | BatchItemError] = Field(description="one entry per uploaded file, in order")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(examples=["not a recognised image: the file is corrupt or not an image"])
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class ReadinessResponse(BaseModel):
+    status: str = Field(examples=["ready"])
+    model: ModelRef
+
+
+class ModelsResponse(BaseModel):
+    """The model cards (model.json) of the served models."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"models": [{"name": "fer_cnn", "version": "1.0.0"}]}]})
+
+    models: list[dict[str, Any]]
+
+
+class StreamFrameResult(BaseModel):
+    """One WebSocket reply per processed frame (documented here; sent as JSON text)."""
+
+    frame_id: int = Field(description="index of the frame on this connection, counting dropped ones")
+    faces: list[FaceOut]
+    latency_ms: float = Field(description="from receiving the frame to sending this reply")
+    dropped: int = Field(description="frames skipped so far because a newer frame arrived")
+    image: ImageSize

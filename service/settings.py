@@ -1,0 +1,64 @@
+"""Service settings: one class, read from ``FER_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; ``FER_<FIELD>`` overrides each field."""
+
+    # "model_" fields would clash with pydantic's protected namespace without this.
+    model_config = SettingsConfigDict(env_prefix="FER_", extra="ignore", protected_namespaces=())
+
+    # Model
+    model_store: Path = Field(default=Path("model_store"), description="folder holding <name>/<version>/model.json")
+    model_name: str = Field(default="fer_cnn", min_length=1)
+    model_version: str = Field(default="latest", description='a version folder name, or "latest" for the highest one')
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes, each with its own model copy")
+    log_level: LogLevel = "info"
+
+    # ONNX Runtime (0 lets ONNX Runtime choose)
+    ort_intra_op_threads: int = Field(default=0, ge=0)
+    ort_inter_op_threads: int = Field(default=0, ge=0)
+
+    # Micro-batching
+    max_batch_size: int = Field(default=32, ge=1, description="faces per ONNX Runtime call")
+    max_wait_ms: float = Field(default=5.0, ge=0, description="how long the first queued face waits for company")
+    max_queue: int = Field(default=256, ge=1, description="pending inference jobs before requests get 503")
+    retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with 503 when the queue is full")
+
+    # Input limits
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="request body (and stream frame) limit")
+    max_pixels: int = Field(default=40_000_000, ge=1, description="width x height limit, checked from the image header")
+    max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
+
+    # Face detection (OpenCV Haar cascade)
+    detect_scale_factor: float = Field(default=1.1, gt=1.0)
+    detect_min_neighbors: int = Field(default=5, ge=0)
+    detect_min_face: int = Field(default=40, ge=1, description="smallest face side in original-image pixels")
+    detect_max_side: int = Field(default=1280, ge=64, description="larger images are detected on a downscaled copy")
+
+    # Streaming
+    stream_smoothing_alpha: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def max_wait_s(self) -> float:
+        return self.max_wait_ms / 1000.0

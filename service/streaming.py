@@ -1,0 +1,177 @@
+"""WebSocket stream sessions: latest-frame-wins processing with optional smoothing.
+
+A receiver task reads messages as fast as they come and keeps only the newest unprocessed
+frame; a processor task analyses that frame and replies. A client sending faster than the
+service keeps up therefore loses stale frames instead of building a backlog, so the delay
+between a frame and its reply stays about one processing time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anyio
+from fastapi import WebSocket
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.analysis import ImageAnalyzer
+from service.batching import QueueFullError
+from service.decoding import ImageError
+from service.inference import DetectOptions
+from service.metrics import Metrics
+from service.schemas import FaceOut
+from service.settings import Settings
+from service.smoothing import FaceSmoother
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Frame:
+    frame_id: int
+    data: bytes
+    received_at: float
+
+
+class LatestFrame:
+    """A one-slot mailbox: putting a frame replaces (drops) the one still waiting."""
+
+    def __init__(self) -> None:
+        self._frame: Frame | None = None
+        self._ready = asyncio.Event()
+        self.received = 0
+        self.dropped = 0
+
+    def put(self, data: bytes) -> bool:
+        """Store a frame; True when it replaced an unprocessed one."""
+        self.received += 1  # frame ids start at 1, like the demo page's counter
+        replaced = self._frame is not None
+        self.dropped += replaced
+        self._frame = Frame(self.received, data, time.perf_counter())
+        self._ready.set()
+        return replaced
+
+    async def take(self) -> Frame:
+        await self._ready.wait()
+        self._ready.clear()
+        frame, self._frame = self._frame, None
+        assert frame is not None
+        return frame
+
+
+class StreamControl(BaseModel):
+    """A JSON text message changing this stream's options; absent keys keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smoothing: bool | None = None
+    alpha: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_faces: int | None = Field(default=None, ge=1)
+    min_face_size: int | None = Field(default=None, ge=1)
+
+
+class StreamSession:
+    """One WebSocket connection on /stream."""
+
+    def __init__(self, websocket: WebSocket, analyzer: ImageAnalyzer, metrics: Metrics, settings: Settings) -> None:
+        self.websocket = websocket
+        self.analyzer = analyzer
+        self.metrics = metrics
+        self.max_frame_bytes = settings.max_body_bytes
+        self.slot = LatestFrame()
+        self.smoother = FaceSmoother(settings.stream_smoothing_alpha)
+        self.smoothing = False
+        self.options = DetectOptions()
+        self._send_lock = asyncio.Lock()  # replies and error messages come from two tasks
+
+    async def run(self) -> None:
+        """Serve until the client disconnects."""
+        await self.websocket.accept()
+        self.metrics.open_streams.inc()
+        try:
+            # anyio rather than bare asyncio tasks: Starlette's test client cancels through anyio scopes.
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._process_frames, tasks.cancel_scope)
+                await self._receive_frames()
+                tasks.cancel_scope.cancel()
+        finally:
+            self.metrics.open_streams.dec()
+
+    async def _receive_frames(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                self.metrics.stream_frames.inc()
+                if self.slot.put(message["bytes"]):
+                    self.metrics.stream_frames_dropped.inc()
+            elif message.get("text") is not None:
+                await self._apply_control(message["text"])
+
+    async def _apply_control(self, text: str) -> None:
+        try:
+            control = StreamControl.model_validate(json.loads(text))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            await self._send({"error": f"invalid control message: {_describe(exc)}"})
+            return
+        if control.smoothing is not None:
+            self.smoothing = control.smoothing
+            self.smoother.reset()
+        if control.alpha is not None:
+            self.smoother.alpha = control.alpha
+        fields = control.model_fields_set & {"max_faces", "min_face_size"}
+        if fields:
+            updates = {name: getattr(control, name) for name in fields}
+            self.options = replace(self.options, **updates)
+
+    async def _process_frames(self, session_scope: anyio.CancelScope) -> None:
+        while True:
+            frame = await self.slot.take()
+            reply = await self._analyse(frame)
+            try:
+                await self._send(reply)
+            except Exception as exc:  # the client is gone: stop receiving too
+                logger.debug("stream closed while replying: %r", exc)
+                session_scope.cancel()
+                return
+
+    async def _analyse(self, frame: Frame) -> dict[str, Any]:
+        if len(frame.data) > self.max_frame_bytes:
+            return _error(frame, 413, f"frame is larger than the {self.max_frame_bytes} bytes allowed")
+        try:
+            analysis = await self.analyzer.analyse(frame.data, None, self.options)
+        except ImageError as exc:
+            return _error(frame, exc.status_code, exc.detail)
+        except QueueFullError as exc:
+            return _error(frame, 503, f"server busy: {exc}")
+        except Exception:  # a bug must not end the stream silently; the client sees a 500 for this frame
+            logger.exception("stream frame %d failed", frame.frame_id)
+            return _error(frame, 500, "internal server error")
+        faces = self.smoother.update(analysis.faces) if self.smoothing else analysis.faces
+        return {
+            "frame_id": frame.frame_id,
+            "faces": [FaceOut.of(face).model_dump() for face in faces],
+            "latency_ms": round(1000 * (time.perf_counter() - frame.received_at), 3),
+            "dropped": self.slot.dropped,
+            "image": {"width": analysis.image.width, "height": analysis.image.height},
+        }
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(json.dumps(message))
+
+
+def _error(frame: Frame, status: int, detail: str) -> dict[str, Any]:
+    return {"frame_id": frame.frame_id, "error": detail, "status": status}
+
+
+def _describe(exc: json.JSONDecodeError | ValidationError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg})"
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())

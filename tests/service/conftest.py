@@ -1,0 +1,201 @@
+"""Fixtures for the service tests: the committed model, real photos, apps, clients and live servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from service.app import create_app, load_model
+from service.detection import Box, DetectorConfig, FaceDetector
+from service.inference import EmotionRecognizer
+from service.model_store import resolve_model_dir
+from service.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_STORE = REPO_ROOT / "model_store"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+PHOTOS = FIXTURES / "photos"
+FER_SAMPLE = FIXTURES / "fer2013"
+
+MakeSettings = Callable[..., Settings]
+LiveServer = Callable[[Settings], AbstractContextManager[tuple[str, FastAPI]]]
+
+
+@pytest.fixture(autouse=True)
+def _isolate_from_fer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the tests, never from FER_* variables of the shell running them."""
+    for name in [n for n in os.environ if n.startswith("FER_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The newest committed version of fer_cnn (0.0.1 now, 1.0.0 once the real model lands)."""
+    return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
+
+
+@pytest.fixture(scope="session")
+def make_settings() -> MakeSettings:
+    """Settings for the committed model with one ONNX Runtime thread (training shares the CPU)."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"model_store": MODEL_STORE, "ort_intra_op_threads": 1, "ort_inter_op_threads": 1}
+        return Settings(**{**values, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def client(make_settings: MakeSettings) -> Iterator[TestClient]:
+    """One started app shared by the tests that only need default settings."""
+    with TestClient(create_app(make_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client(make_settings: MakeSettings) -> Callable[..., AbstractContextManager[TestClient]]:
+    """``with make_client(max_queue=1) as client:`` — a started app with other settings."""
+
+    @contextmanager
+    def make(**overrides: Any) -> Iterator[TestClient]:
+        with TestClient(create_app(make_settings(**overrides))) as test_client:
+            yield test_client
+
+    return make
+
+
+@pytest.fixture
+def live_server() -> LiveServer:
+    """``with live_server(settings) as (base_url, app):`` — real uvicorn on a free port, in a thread."""
+    return serve_in_thread
+
+
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    app = create_app(settings)
+    # Binding here and handing the socket to uvicorn avoids racing for a free port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def recognizer(make_settings: MakeSettings) -> EmotionRecognizer:
+    """The inference class on the committed model, without any HTTP."""
+    loaded = load_model(make_settings())
+    return EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+
+
+@pytest.fixture(scope="session")
+def detector() -> FaceDetector:
+    return FaceDetector(DetectorConfig())
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    """384x384 RGB photo with one face at about x=133 y=50 w=71 h=71."""
+    return PHOTOS / "astronaut.png"
+
+
+@pytest.fixture(scope="session")
+def chelsea_path() -> Path:
+    """A cat: no human face for the Haar cascade."""
+    return PHOTOS / "chelsea.png"
+
+
+@pytest.fixture(scope="session")
+def fer_test_faces() -> list[Path]:
+    """FER-2013 PublicTest/PrivateTest faces (48x48 grayscale JPEGs), sorted."""
+    faces = sorted(FER_SAMPLE.glob("test/*/*Test_*.jpg"))
+    assert faces, f"no FER-2013 sample under {FER_SAMPLE}"
+    return faces
+
+
+@pytest.fixture(scope="session")
+def multi_face_image(fer_test_faces: list[Path], detector: FaceDetector) -> tuple[bytes, list[Box]]:
+    """PNG of 3 FER faces upscaled to 160 px on a gray canvas, and the true box of each face.
+
+    Not every FER face is found by the Haar cascade once upscaled, so the first faces that are
+    found on their own and together are used (deterministic: the sample is sorted).
+    """
+    size, margin = 160, 40
+    found_alone = (face for face in map(_upscaled_face, fer_test_faces) if _found_alone(face, detector))
+    chosen: list[np.ndarray] = []
+    for face in found_alone:
+        candidate = [*chosen, face]
+        canvas, boxes = _compose(candidate, size, margin)
+        if _all_found(detector.detect(canvas), boxes):
+            chosen = candidate
+        if len(chosen) == 3:
+            canvas, boxes = _compose(chosen, size, margin)
+            return cv2.imencode(".png", canvas)[1].tobytes(), boxes
+    raise AssertionError("fewer than 3 FER sample faces are found by the Haar cascade")
+
+
+def _upscaled_face(path: Path) -> np.ndarray:
+    return cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (160, 160), interpolation=cv2.INTER_CUBIC)
+
+
+def _found_alone(face: np.ndarray, detector: FaceDetector) -> bool:
+    canvas, boxes = _compose([face], face.shape[0], 40)
+    return _all_found(detector.detect(canvas), boxes)
+
+
+def _compose(faces: list[np.ndarray], size: int, margin: int) -> tuple[np.ndarray, list[Box]]:
+    canvas = np.full((size + 2 * margin, len(faces) * (size + margin) + margin), 128, np.uint8)
+    boxes = []
+    for i, face in enumerate(faces):
+        x = margin + i * (size + margin)
+        canvas[margin : margin + size, x : x + size] = face
+        boxes.append(Box(x, margin, size, size))
+    return canvas, boxes
+
+
+def _all_found(found: list[Box], truth: list[Box]) -> bool:
+    return len(found) == len(truth) and all(any(t.iou(f) > 0.3 for f in found) for t in truth)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` but that carries almost no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def make_png_header() -> Callable[[int, int], bytes]:
+    return png_header_only

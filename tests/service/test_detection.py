@@ -1,0 +1,54 @@
+"""service.detection: Haar cascade face boxes in original-image pixels."""
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector
+
+ASTRONAUT_FACE = Box(133, 50, 71, 71)  # where the cascade finds it on the committed 384x384 photo
+
+
+def test_detect_finds_the_one_face_of_the_astronaut(detector: FaceDetector, astronaut_path: Path) -> None:
+    boxes = detector.detect(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE))
+    assert len(boxes) == 1
+    assert boxes[0].iou(ASTRONAUT_FACE) > 0.8
+
+
+def test_detect_finds_no_face_on_the_cat(detector: FaceDetector, chelsea_path: Path) -> None:
+    assert detector.detect(cv2.imread(str(chelsea_path), cv2.IMREAD_GRAYSCALE)) == []
+
+
+def test_detect_maps_boxes_from_the_downscaled_copy_back(astronaut_path: Path) -> None:
+    gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
+    large = cv2.resize(gray, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 1536x1536
+    boxes = FaceDetector(DetectorConfig(max_side=512)).detect(large)
+    expected = Box(ASTRONAUT_FACE.x * 4, ASTRONAUT_FACE.y * 4, ASTRONAUT_FACE.w * 4, ASTRONAUT_FACE.h * 4)
+    assert len(boxes) == 1 and boxes[0].iou(expected) > 0.7
+
+
+def test_detect_ignores_faces_below_the_minimum_size(detector: FaceDetector, astronaut_path: Path) -> None:
+    gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
+    assert detector.detect(gray, min_face=100) == []
+
+
+def test_detect_sorts_faces_largest_first(detector: FaceDetector, multi_face_image: tuple[bytes, list[Box]]) -> None:
+    import numpy as np
+
+    gray = cv2.imdecode(np.frombuffer(multi_face_image[0], np.uint8), cv2.IMREAD_GRAYSCALE)
+    areas = [box.area for box in detector.detect(gray)]
+    assert len(areas) == 3 and areas == sorted(areas, reverse=True)
+
+
+def test_detector_fails_fast_for_a_missing_cascade(tmp_path: Path) -> None:
+    with pytest.raises(DetectorLoadError):
+        FaceDetector(DetectorConfig(), cascade_path=tmp_path / "missing.xml")
+
+
+@pytest.mark.parametrize(
+    ("other", "expected"),
+    [(Box(0, 0, 10, 10), 1.0), (Box(5, 0, 10, 10), 50 / 150), (Box(20, 20, 5, 5), 0.0)],
+)
+def test_box_iou(other: Box, expected: float) -> None:
+    assert Box(0, 0, 10, 10).iou(other) == pytest.approx(expected)

@@ -1,0 +1,40 @@
+"""service.settings: one BaseSettings class read from FER_* variables."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+
+def test_settings_defaults_match_the_documented_values() -> None:
+    settings = Settings()
+    assert settings.model_store == Path("model_store")
+    assert (settings.model_name, settings.model_version) == ("fer_cnn", "latest")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert (settings.max_batch_size, settings.max_wait_ms, settings.max_queue) == (32, 5.0, 256)
+    assert settings.max_body_bytes == 10 * 1024 * 1024
+    assert settings.max_pixels == 40_000_000
+    assert (settings.detect_scale_factor, settings.detect_min_neighbors, settings.detect_min_face) == (1.1, 5, 40)
+
+
+def test_settings_read_fer_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_PORT", "9001")
+    monkeypatch.setenv("FER_MAX_BATCH_SIZE", "8")
+    monkeypatch.setenv("FER_MODEL_VERSION", "0.0.1")
+    monkeypatch.setenv("FER_LOG_LEVEL", "DEBUG")
+    settings = Settings()
+    assert (settings.port, settings.max_batch_size, settings.model_version) == (9001, 8, "0.0.1")
+    assert settings.log_level == "debug"
+    assert settings.max_wait_s == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("FER_PORT", "abc"), ("FER_PORT", "70000"), ("FER_MAX_BATCH_SIZE", "0"), ("FER_DETECT_SCALE_FACTOR", "1.0")],
+)
+def test_settings_reject_invalid_values(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
