@@ -15,7 +15,7 @@ def conv_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int)
     """(Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout."""
     for j in range(cfg.convs_per_block):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"b{index}_conv{j}")(x)
-        x = layers.BatchNormalization(name=f"b{index}_bn{j}")(x)
+        x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_bn{j}")(x)
         x = layers.Activation("relu", name=f"b{index}_relu{j}")(x)
     x = layers.MaxPooling2D(2, name=f"b{index}_pool")(x)
     if cfg.block_dropout > 0:
@@ -37,7 +37,7 @@ def build_model(cfg: TrainConfig) -> keras.Model:
         raise ValueError(f"unknown head {cfg.head!r} (use 'gap' or 'flatten')")
     if cfg.dense_units:
         x = layers.Dense(cfg.dense_units, use_bias=False, name="dense")(x)
-        x = layers.BatchNormalization(name="dense_bn")(x)
+        x = layers.BatchNormalization(momentum=cfg.bn_momentum, name="dense_bn")(x)
         x = layers.Activation("relu", name="dense_relu")(x)
     if cfg.head_dropout > 0:
         x = layers.Dropout(cfg.head_dropout, name="head_drop")(x)

@@ -3,7 +3,7 @@
     python -m training.train --name fer_cnn --epochs 30
 
 Outputs in runs/<name>/: config.json, best.weights.h5 (best PublicTest accuracy),
-history.csv, curves.png, TensorBoard logs in tb/. Re-running the same command resumes
+last.weights.h5, history.csv, curves.png, TensorBoard logs in tb/. Re-running the same command resumes
 from runs/<name>/backup/ after an interruption.
 """
 
@@ -78,6 +78,8 @@ def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> li
             str(run / "best.weights.h5"), monitor="val_accuracy", mode="max",
             save_best_only=True, save_weights_only=True,
         ),
+        # The last epoch too: BackupAndRestore deletes its copy when training ends.
+        keras.callbacks.ModelCheckpoint(str(run / "last.weights.h5"), save_weights_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience),
         PerClassValidation(classifier, x_val, y_val, run / "tb", grad_batch if cfg.histograms else None),
         keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0),
