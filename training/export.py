@@ -120,6 +120,18 @@ def select_variant(classifier: keras.Model, data, bn_images: int, tta: str) -> t
     return model, choice
 
 
+def best_candidate(run_dir: Path, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
+    """The best of the run's best-epoch and last-epoch weights, each with its chosen variant."""
+    found = [name for name in ("best.weights.h5", "last.weights.h5") if (run_dir / name).is_file()]
+    results = []
+    for name in found:
+        model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta)
+        choice = {"weights": name, **choice, "publictest_accuracy": accuracy(model, *data[1])}
+        print(f"candidate {choice}")
+        results.append((model, choice))
+    return max(results, key=lambda pair: pair[1]["publictest_accuracy"])
+
+
 def export(run_dir: Path, out_dir: Path, name: str, version: str, tta: str = "auto", bn_images: int = 8192,
            tolerance: float = 1e-4) -> dict:
     """Export a run's best classifier to ``out_dir`` and return its metadata."""
@@ -127,7 +139,7 @@ def export(run_dir: Path, out_dir: Path, name: str, version: str, tta: str = "au
     splits, data_meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(data_meta["preprocessing"])
     data = [(to_model_input(splits[s][0], pre), splits[s][1]) for s in ("Training", "PublicTest")]
-    model, choice = select_variant(load_classifier(run_dir), data, bn_images, tta)
+    model, choice = best_candidate(run_dir, data, bn_images, tta)
     print(f"model selection on PublicTest: {choice}")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"

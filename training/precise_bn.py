@@ -30,6 +30,7 @@ def recalibrate(model: keras.Model, faces: np.ndarray, batch_size: int = 256) ->
     the k batch values. Returns the number of batches used.
     """
     layers = batchnorm_layers(model)
+    batch_size = min(batch_size, len(faces))
     saved = [layer.momentum for layer in layers]
     batches = [faces[i : i + batch_size] for i in range(0, len(faces) - batch_size + 1, batch_size)]
     try:

@@ -115,13 +115,13 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
     return load_classifier(cfg.run_dir)
 
 
-def load_classifier(run_dir: str | Path) -> keras.Model:
-    """Rebuild a run's classifier in float32 and load its best weights."""
+def load_classifier(run_dir: str | Path, weights: str = "best.weights.h5") -> keras.Model:
+    """Rebuild a run's classifier in float32 and load its best (or other) weights."""
     cfg = TrainConfig.load(Path(run_dir) / "config.json")
     keras.mixed_precision.set_global_policy("float32")
     classifier = build_model(cfg)
     model = build_training_model(classifier, cfg)
-    model.load_weights(Path(run_dir) / "best.weights.h5")
+    model.load_weights(Path(run_dir) / weights)
     return classifier
 
 

@@ -1,0 +1,25 @@
+"""Fixtures for the training package: the committed FER-2013 sample, prepared once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.preprocessing import PreprocessConfig
+from training.prepare import prepare
+
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "fer2013"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def prepared_sample(tmp_path_factory) -> Path:
+    """The committed sample run through training.prepare into a temporary .npz."""
+    out = tmp_path_factory.mktemp("prepared") / "sample.npz"
+    prepare(SAMPLE, out, PreprocessConfig())
+    return out
