@@ -1,6 +1,6 @@
 """Exploratory data analysis: plots and an imbalance summary in results/eda/.
 
-    python -m training.eda --data data/processed/fer2013.npz
+python -m training.eda --data data/processed/fer2013.npz
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def plot_augmentation(data, out: Path, variants: int = 7) -> None:
 
 
 def write_summary(data, out: Path) -> None:
-    lines = ["# FER-2013 class imbalance", "", "| class | " + " | ".join(SPLITS) + " | share of Training |", "|---|---:|---:|---:|---:|"]
+    header = "| class | " + " | ".join(SPLITS) + " | share of Training |"
+    lines = ["# FER-2013 class imbalance", "", header, "|---|---:|---:|---:|---:|"]
     counts = {s: np.bincount(data[s]["y"], minlength=len(LABELS)) for s in SPLITS}
     for i, name in enumerate(LABELS):
         share = counts["Training"][i] / counts["Training"].sum()
@@ -134,8 +135,15 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_all(args.data)
-    for plot in (plot_class_distribution, plot_sample_grid, plot_intensity_histograms, plot_mean_faces, plot_clahe,
-                 plot_augmentation, write_summary):
+    for plot in (
+        plot_class_distribution,
+        plot_sample_grid,
+        plot_intensity_histograms,
+        plot_mean_faces,
+        plot_clahe,
+        plot_augmentation,
+        write_summary,
+    ):
         plot(data, args.out)
     print(f"wrote {sorted(p.name for p in args.out.iterdir())}")
 

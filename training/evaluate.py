@@ -19,7 +19,6 @@ import numpy as np
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input
 from training.metrics import classification_report, format_table
 from training.plots import plot_confusion, plot_hard_examples
-from training.prepare import load_prepared
 
 
 class OnnxClassifier:
@@ -38,7 +37,8 @@ class OnnxClassifier:
         """Probabilities for raw uint8 face crops (N, H, W)."""
         faces = np.stack([preprocess_face(face, self.pre) for face in raw_faces])
         x = to_model_input(faces, self.pre)
-        chunks = [self.session.run(None, {self.input_name: x[i : i + batch_size]})[0] for i in range(0, len(x), batch_size)]
+        starts = range(0, len(x), batch_size)
+        chunks = [self.session.run(None, {self.input_name: x[i : i + batch_size]})[0] for i in starts]
         return np.concatenate(chunks)
 
 

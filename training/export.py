@@ -132,8 +132,15 @@ def best_candidate(run_dir: Path, data, bn_images: int, tta: str) -> tuple[keras
     return max(results, key=lambda pair: pair[1]["publictest_accuracy"])
 
 
-def export(run_dir: Path, out_dir: Path, name: str, version: str, tta: str = "auto", bn_images: int = 8192,
-           tolerance: float = 1e-4) -> dict:
+def export(
+    run_dir: Path,
+    out_dir: Path,
+    name: str,
+    version: str,
+    tta: str = "auto",
+    bn_images: int = 8192,
+    tolerance: float = 1e-4,
+) -> dict:
     """Export a run's best classifier to ``out_dir`` and return its metadata."""
     cfg = TrainConfig.load(run_dir / "config.json")
     splits, data_meta = load_prepared(cfg.data)
@@ -157,8 +164,12 @@ def main() -> None:
     parser.add_argument("--name", default="fer_cnn")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--store", type=Path, default=Path("model_store"))
-    parser.add_argument("--tta", choices=["auto", "flip", "none"], default="auto",
-                        help="bake flip TTA into the graph (auto: if it helps on PublicTest)")
+    parser.add_argument(
+        "--tta",
+        choices=["auto", "flip", "none"],
+        default="auto",
+        help="bake flip TTA into the graph (auto: if it helps on PublicTest)",
+    )
     parser.add_argument("--bn-images", type=int, default=8192, help="precise-BN images (0 = off)")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args()

@@ -44,8 +44,10 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     if cfg.schedule == "cosine":
         warmup = int(cfg.warmup_epochs * steps_per_epoch)
         lr = keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup else cfg.lr, max(1, cfg.epochs * steps_per_epoch - warmup),
-            warmup_target=cfg.lr if warmup else None, warmup_steps=warmup,
+            0.0 if warmup else cfg.lr,
+            max(1, cfg.epochs * steps_per_epoch - warmup),
+            warmup_target=cfg.lr if warmup else None,
+            warmup_steps=warmup,
         )
     if cfg.optimizer == "adam":
         return keras.optimizers.Adam(lr, weight_decay=cfg.weight_decay or None)
@@ -75,8 +77,11 @@ def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> li
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run / "backup")),
         keras.callbacks.ModelCheckpoint(
-            str(run / "best.weights.h5"), monitor="val_accuracy", mode="max",
-            save_best_only=True, save_weights_only=True,
+            str(run / "best.weights.h5"),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
         ),
         # The last epoch too: BackupAndRestore deletes its copy when training ends.
         keras.callbacks.ModelCheckpoint(str(run / "last.weights.h5"), save_weights_only=True),
@@ -106,8 +111,14 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
     )
     started = time.time()
     model.fit(
-        xt, yt1, batch_size=cfg.batch_size, epochs=cfg.epochs, validation_data=(xv, yv1),
-        class_weight=class_weight_dict(yt, cfg.class_weights), shuffle=True, verbose=verbose,
+        xt,
+        yt1,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        validation_data=(xv, yv1),
+        class_weight=class_weight_dict(yt, cfg.class_weights),
+        shuffle=True,
+        verbose=verbose,
         callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64])),
     )
     print(f"training took {time.time() - started:.0f} s", flush=True)

@@ -60,10 +60,17 @@ def to_markdown(grid: list[dict], weights: list[dict], base: TrainConfig) -> str
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(grid, key=lambda r: -r["val_accuracy"]):
-        lines.append(f"| {r['optimizer']} | {r['lr']:g} | {r['val_accuracy']:.4f} | {r['val_disgust_recall']:.3f} "
-                     f"| {r['train_accuracy']:.4f} | {r['seconds']} |")
-    lines += ["", "## Class weights (best optimizer and lr)", "",
-              "| class_weights | val accuracy | val disgust recall |", "|---|---:|---:|"]
+        lines.append(
+            f"| {r['optimizer']} | {r['lr']:g} | {r['val_accuracy']:.4f} | {r['val_disgust_recall']:.3f} "
+            f"| {r['train_accuracy']:.4f} | {r['seconds']} |"
+        )
+    lines += [
+        "",
+        "## Class weights (best optimizer and lr)",
+        "",
+        "| class_weights | val accuracy | val disgust recall |",
+        "|---|---:|---:|",
+    ]
     for r in weights:
         lines.append(f"| {r['class_weights']} | {r['val_accuracy']:.4f} | {r['val_disgust_recall']:.3f} |")
     return "\n".join(lines) + "\n"
@@ -75,8 +82,13 @@ def main() -> None:
     parser.add_argument("--limit_train", type=int, default=8000)
     parser.add_argument("--out", type=Path, default=Path("results"))
     args = parser.parse_args()
-    base = TrainConfig(epochs=args.epochs, limit_train=args.limit_train, widths=(32, 64, 128, 256),
-                       histograms=False, early_stopping_patience=args.epochs)
+    base = TrainConfig(
+        epochs=args.epochs,
+        limit_train=args.limit_train,
+        widths=(32, 64, 128, 256),
+        histograms=False,
+        early_stopping_patience=args.epochs,
+    )
     grid = [run_one(base, optimizer=opt, lr=lr) for opt in GRID_OPTIMIZERS for lr in GRID_LRS]
     best = max(grid, key=lambda r: r["val_accuracy"])
     tuned = replace(base, optimizer=best["optimizer"], lr=best["lr"])

@@ -24,8 +24,12 @@ def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
 
 
 def test_load_csv_splits_rows_by_usage(tmp_path):
-    rows = [f"3,{pixels(10)},Training", f"0,{pixels(20)},Training", f"6,{pixels(30)},PublicTest",
-            f"1,{pixels(40)},PrivateTest"]
+    rows = [
+        f"3,{pixels(10)},Training",
+        f"0,{pixels(20)},Training",
+        f"6,{pixels(30)},PublicTest",
+        f"1,{pixels(40)},PrivateTest",
+    ]
     data = load_csv(write_csv(tmp_path / "fer2013.csv", rows))
     assert [len(data[s]) for s in ("Training", "PublicTest", "PrivateTest")] == [2, 1, 1]
     assert data["Training"].labels.tolist() == [3, 0]

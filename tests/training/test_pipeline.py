@@ -18,8 +18,17 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained_run(prepared_sample, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    cfg = TrainConfig(name="sample", data=str(prepared_sample), runs_dir=str(runs), widths=(8, 16),
-                      dense_units=16, epochs=1, batch_size=32, mixed_precision=False, erase=0.3)
+    cfg = TrainConfig(
+        name="sample",
+        data=str(prepared_sample),
+        runs_dir=str(runs),
+        widths=(8, 16),
+        dense_units=16,
+        epochs=1,
+        batch_size=32,
+        mixed_precision=False,
+        erase=0.3,
+    )
     train(cfg, verbose=0)
     return cfg.run_dir
 
