@@ -8,6 +8,7 @@ applied, and 16-bit, palette, grayscale and transparent images all come out as u
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -82,7 +83,11 @@ def _reject_declared_non_image(content_type: str | None) -> None:
 def _open_header(data: bytes) -> Image.Image:
     """Read format and size only; Pillow decodes pixels lazily."""
     try:
-        image = Image.open(io.BytesIO(data))
+        # Pillow warns about huge headers; the caller's pixel limit decides about those, so the
+        # warning is only noise. (catch_warnings is process-wide: at worst it hides another one.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageError(413, f"image has too many pixels ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -77,7 +77,7 @@ def make_client(make_settings: MakeSettings) -> Callable[..., AbstractContextMan
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def live_server() -> LiveServer:
     """``with live_server(settings) as (base_url, app):`` — real uvicorn on a free port, in a thread."""
     return serve_in_thread

@@ -1,0 +1,60 @@
+"""service.app: create_app builds without side effects; the lifespan loads, or stops startup clearly."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.analysis import ImageAnalyzer
+from service.app import create_app
+from service.inference import EmotionRecognizer
+from service.metrics import Metrics
+from service.model_store import ModelLoadError
+
+
+def test_create_app_loads_nothing_until_started(make_settings, tmp_path: Path) -> None:
+    app = create_app(make_settings(model_store=tmp_path / "nowhere"))  # no model there: fine until startup
+    assert app.state.ready is False
+    assert not hasattr(app.state, "recognizer")
+
+
+def test_lifespan_puts_the_model_pipeline_on_app_state(make_settings) -> None:
+    app = create_app(make_settings(max_batch_size=8))
+    with TestClient(app):
+        assert app.state.ready is True
+        assert isinstance(app.state.recognizer, EmotionRecognizer)
+        assert isinstance(app.state.analyzer, ImageAnalyzer)
+        assert isinstance(app.state.metrics, Metrics)
+        assert app.state.analyzer.batcher.running and app.state.analyzer.batcher.max_batch_size == 8
+    assert app.state.ready is False
+    assert not app.state.analyzer.batcher.running
+
+
+def test_create_app_gives_every_app_its_own_metrics(make_settings) -> None:
+    first, second = create_app(make_settings()), create_app(make_settings())
+    assert first.state.metrics.registry is not second.state.metrics.registry
+
+
+def test_lifespan_serves_the_highest_version_for_latest(make_settings, model_dir: Path, tmp_path: Path) -> None:
+    for version in ("0.0.1", "0.3.0", "0.12.0"):
+        shutil.copytree(model_dir, tmp_path / "fer_cnn" / version)
+    app = create_app(make_settings(model_store=tmp_path))
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        assert app.state.recognizer.model.onnx_path.parent.name == "0.12.0"
+
+
+def test_lifespan_fails_startup_for_a_missing_model(make_settings, tmp_path: Path) -> None:
+    app = create_app(make_settings(model_store=tmp_path))
+    with pytest.raises(ModelLoadError, match="no version with model.json"), TestClient(app):
+        pass
+
+
+def test_lifespan_fails_startup_for_a_corrupt_model(make_settings, model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "fer_cnn" / "0.0.1"
+    shutil.copytree(model_dir, copy)
+    (copy / "model.onnx").write_bytes(b"not an onnx graph")
+    app = create_app(make_settings(model_store=tmp_path))
+    with pytest.raises(ModelLoadError, match="sha256"), TestClient(app):
+        pass
