@@ -37,33 +37,32 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, _LimitedReceive(receive, self.max_bytes), send)
         except BodyTooLargeError:
-            if started:
-                raise
+            # Only if the app let it escape (FastAPI answers it itself): the body comes before any answer.
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = BodyTooLargeError(self.max_bytes).detail
         await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+
+class _LimitedReceive:
+    """``receive`` that raises once more than ``max_bytes`` of body have arrived."""
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self.receive = receive
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise BodyTooLargeError(self.max_bytes)
+        return message
 
 
 def _content_length(scope: Scope) -> int | None:
