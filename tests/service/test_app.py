@@ -1,6 +1,8 @@
 """service.app: create_app builds without side effects; the lifespan loads, or stops startup clearly."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,16 @@ def test_lifespan_fails_startup_for_a_corrupt_model(make_settings, model_dir: Pa
     app = create_app(make_settings(model_store=tmp_path))
     with pytest.raises(ModelLoadError, match="sha256"), TestClient(app):
         pass
+
+
+def test_service_modules_import_neither_tensorflow_nor_training() -> None:
+    """The service installs without TensorFlow: importing every module must not pull it in."""
+    code = (
+        "import sys, pkgutil, importlib, service\n"
+        "for m in pkgutil.walk_packages(service.__path__, 'service.'):\n"
+        "    if m.name != 'service.demo_gradio': importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in {'tensorflow', 'keras', 'training'})\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
