@@ -7,7 +7,7 @@ RUN_NAME ?= fer_cnn_v1
 MODEL_NAME ?= fer_cnn
 MODEL_VERSION ?= 1.0.0
 
-.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench demo
+.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench load fuzz demo
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -41,13 +41,13 @@ test: install-dev ## the test suite
 	$(PY) -m pytest -q
 
 lint: install-dev ## ruff (lint + format check) and mypy on service/
-	$(PY) -m ruff check service training tests
-	$(PY) -m ruff format --check service training tests
+	$(PY) -m ruff check service training tests bench
+	$(PY) -m ruff format --check service training tests bench
 	$(PY) -m mypy
 
 format: install-dev
-	$(PY) -m ruff format service training tests
-	$(PY) -m ruff check --fix service training tests
+	$(PY) -m ruff format service training tests bench
+	$(PY) -m ruff check --fix service training tests bench
 
 data/raw/fer2013:
 	@test -d $@ || { echo "Extract FER-2013 first: mkdir -p data/raw/fer2013 && tar -xzf ../shared/data/fer2013/fer2013-images.tar.gz -C data/raw/fer2013"; exit 1; }
@@ -71,6 +71,16 @@ export: install-dev ## Keras -> ONNX with parity check into model_store/
 
 evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateTest
 	$(PY) -m training.evaluate --model model_store/$(MODEL_NAME)/$(MODEL_VERSION)
+
+bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + README
+	$(PY) -m bench.quantize
+	$(PY) -m bench
+
+load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + README
+	$(PY) -m bench.load
+
+fuzz: install-dev ## the hardening fuzzers with hundreds of examples each (make test runs a few dozen)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/hardening
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -7,6 +7,7 @@ one line on stderr and exit status 2 instead of a server traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -43,8 +44,19 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG_ERROR
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Make a requested stop exit with status 0.
+
+    On SIGTERM uvicorn stops accepting, finishes the requests in flight and shuts the lifespan
+    down, then re-raises the signal to the handler it found; the default one would end the
+    process as "killed by SIGTERM" (-15), which supervisors report as a crash.
+    """
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+
+
 def main() -> None:
     settings = check_startup()
+    exit_cleanly_on_sigterm()
     level = logging.DEBUG if settings.log_level == "trace" else getattr(logging, settings.log_level.upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Several workers need an import string: each process builds its own app (and model copy)

@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, QueueFullError
 from service.decoding import DecodedImage, decode_image
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.metrics import Metrics
@@ -44,19 +44,43 @@ class ImageAnalysis:
 
 
 class ImageAnalyzer:
-    """Decode in a worker thread, detect in a worker thread, classify in a shared batch."""
+    """Decode in a worker thread, detect in a worker thread, classify in a shared batch.
 
-    def __init__(self, recognizer: EmotionRecognizer, batcher: MicroBatcher, metrics: Metrics, max_pixels: int) -> None:
+    At most ``max_in_flight`` images are in that pipeline at once; more get QueueFullError (503)
+    at once, so an overload is refused instead of queueing without bound for the worker threads.
+    """
+
+    def __init__(
+        self,
+        recognizer: EmotionRecognizer,
+        batcher: MicroBatcher,
+        metrics: Metrics,
+        max_pixels: int,
+        max_in_flight: int = 64,
+    ) -> None:
         self.recognizer = recognizer
         self.batcher = batcher
         self.metrics = metrics
         self.max_pixels = max_pixels
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0  # only touched on the event loop thread, so no lock
         self.model_ref = ModelRef(name=recognizer.model.name, version=recognizer.model.version)
 
     async def analyse(
         self, data: bytes, content_type: str | None = None, options: DetectOptions | None = None
     ) -> ImageAnalysis:
         """Raises ImageError (400/413/415) for unusable bytes and QueueFullError when overloaded."""
+        if self.in_flight >= self.max_in_flight:
+            raise QueueFullError(f"{self.in_flight} images are already being analysed")
+        self.in_flight += 1
+        self.metrics.images_in_flight.set(self.in_flight)
+        try:
+            return await self._analyse(data, content_type, options)
+        finally:
+            self.in_flight -= 1
+            self.metrics.images_in_flight.set(self.in_flight)
+
+    async def _analyse(self, data: bytes, content_type: str | None, options: DetectOptions | None) -> ImageAnalysis:
         began = time.perf_counter()
         image = await asyncio.to_thread(decode_image, data, self.max_pixels, content_type)
         decoded = time.perf_counter()

@@ -70,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     batcher = recognizer.create_batcher(settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics)
     await batcher.start()
     app.state.recognizer = recognizer
-    app.state.analyzer = ImageAnalyzer(recognizer, batcher, metrics, settings.max_pixels)
+    app.state.analyzer = ImageAnalyzer(recognizer, batcher, metrics, settings.max_pixels, settings.max_in_flight)
     metrics.model_info.labels(name=loaded.card.name, version=loaded.card.version).set(1)
     app.state.ready = True
     logger.info("serving model %s %s from %s", loaded.card.name, loaded.card.version, loaded.card.onnx_path.parent)

@@ -45,10 +45,12 @@ class Box:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    scale_factor: float = 1.1
+    """Defaults mirror :class:`service.settings.Settings` (speed vs smallest face: see there)."""
+
+    scale_factor: float = 1.2
     min_neighbors: int = 5
     min_face: int = 40
-    max_side: int = 1280
+    max_side: int = 320
 
 
 class FaceDetector:

@@ -5,6 +5,9 @@ The names are a contract with the Grafana dashboard: change them only together w
 
 from __future__ import annotations
 
+import asyncio
+import math
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -39,11 +42,19 @@ class Metrics:
             "fer_queue_wait_seconds", "Time a job waits before its batch runs", buckets=LATENCY_BUCKETS, registry=reg
         )
         self.queue_depth = Gauge("fer_queue_depth", "Inference jobs waiting in the queue", registry=reg)
+        self.images_in_flight = Gauge(
+            "fer_images_in_flight", "Images being decoded, detected or classified", registry=reg
+        )
         self.open_streams = Gauge("fer_open_streams", "Open WebSocket streams", registry=reg)
         self.stream_frames = Counter("fer_stream_frames", "Frames received on streams", registry=reg)
         self.stream_frames_dropped = Counter(
             "fer_stream_frames_dropped", "Stale stream frames skipped because a newer one arrived", registry=reg
         )
+        self.event_loop_tasks = Gauge(
+            "fer_event_loop_tasks", "asyncio tasks alive in the server's event loop", registry=reg
+        )
+        # Read at scrape time: a task leak (e.g. from clients that vanish mid-request) shows as growth.
+        self.event_loop_tasks.set_function(_count_event_loop_tasks)
         self.model_info = Gauge(
             "fer_model_info", "The served model (value is always 1)", ["name", "version"], registry=reg
         )
@@ -51,3 +62,11 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of this app's registry."""
         return generate_latest(self.registry)
+
+
+def _count_event_loop_tasks() -> float:
+    """Tasks of the running loop; NaN when scraped from outside one (e.g. a test's own thread)."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return math.nan

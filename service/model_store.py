@@ -41,9 +41,14 @@ class ModelCard:
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key so that 1.10.0 > 1.9.0 > 1.0.0-rc > 0.0.1 (numbers compare as numbers)."""
+    """Sort key: 1.10.0 > 1.9.0 > 1.0.0 > 1.0.0-rc1 > 0.0.1 (numbers compare as numbers).
+
+    As in semver, a suffix (``-rc1``, ``-int8``) marks a pre-release or variant that sorts below
+    the plain release, so "latest" never serves e.g. a quantized variant instead of its release.
+    """
     parts = re.split(r"[.\-+]", version)
-    return tuple((0, int(p)) if p.isdigit() else (-1, p) for p in parts)
+    # Kinds: 0 a word, 1 the end of the version, 2 a number; so "1.0.0" (end) beats "1.0.0-int8" (word).
+    return (*((2, int(p)) if p.isdigit() else (0, p) for p in parts), (1, ""))
 
 
 def resolve_model_dir(store: Path, name: str, version: str) -> Path:

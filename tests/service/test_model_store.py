@@ -45,6 +45,11 @@ def test_version_key_orders_numbers_numerically() -> None:
     assert sorted(["1.10.0", "1.9.0", "0.0.1", "1.0.0"], key=version_key) == ["0.0.1", "1.0.0", "1.9.0", "1.10.0"]
 
 
+def test_version_key_orders_a_suffixed_variant_below_its_release() -> None:
+    versions = ["1.0.0", "1.0.0-int8", "0.9.0", "1.0.1", "1.0.0.1"]
+    assert sorted(versions, key=version_key) == ["0.9.0", "1.0.0-int8", "1.0.0", "1.0.0.1", "1.0.1"]
+
+
 def test_load_model_card_reads_labels_io_and_preprocessing(model_dir: Path) -> None:
     card = load_model_card(model_dir)
     meta = json.loads((model_dir / "model.json").read_text())

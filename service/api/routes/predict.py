@@ -22,7 +22,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "body over FER_MAX_BODY_BYTES or image over FER_MAX_PIXELS"},
     415: {"model": ErrorResponse, "description": "a file type other than JPEG, PNG, WebP or BMP"},
     422: {"model": ErrorResponse, "description": "missing form field or invalid query option"},
-    503: {"model": ErrorResponse, "description": "inference queue full; retry after the Retry-After header"},
+    503: {"model": ErrorResponse, "description": "server busy: too many images in flight; retry after Retry-After"},
 }
 ANNOTATED_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "JSON result, or with annotate=true the image with boxes"}
@@ -51,7 +51,7 @@ def _annotated_jpeg(analysis: ImageAnalysis) -> bytes:
 
 @router.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
 async def predict_batch(
-    files: Annotated[list[UploadFile], File(description="several images, one result each, in order")],
+    files: Annotated[list[UploadFile], File(description="several images, one result each, in order", min_length=1)],
     analyzer: AnalyzerDep,
     settings: SettingsDep,
     options: DetectOptionsDep,

@@ -1,0 +1,75 @@
+"""``python -m bench``: model, pipeline and service benchmarks into results/bench.json and the README.
+
+    python -m bench                          # everything (about 2 minutes)
+    python -m bench --parts service          # re-run one part, keeping the others' results
+    python -m bench --note "training was still running"
+
+Run ``python -m bench.quantize`` first for the int8 columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.common import BENCH_JSON, MODEL_STORE, QUANTIZE_JSON, REPO_ROOT, machine_info, read_json, update_json
+from bench.model import bench_models
+from bench.pipeline import stage_times
+from bench.report import targets, update_readme
+from bench.service_bench import bench_service
+from service.model_store import resolve_model_dir
+
+PARTS = ("model", "pipeline", "service")
+
+
+def int8_model(float_version: str) -> Path | None:
+    """The int8 file made from this float version by bench.quantize (shipped or not), if any."""
+    quantized = read_json(QUANTIZE_JSON)
+    if quantized.get("float_version") != float_version:
+        return None
+    shipped = quantized.get("model_dir")
+    path = REPO_ROOT / (f"{shipped}/model.onnx" if shipped else quantized["int8_file"])
+    return path if path.is_file() else None
+
+
+def run_model(float_dir: Path, min_seconds: float) -> None:
+    result = bench_models(float_dir / "model.onnx", int8_model(float_dir.name), min_seconds)
+    quantized = read_json(QUANTIZE_JSON)
+    if quantized.get("float_version") == float_dir.name:
+        result["quantization"] = {k: v for k, v in quantized.items() if k != "int8_metrics"}
+    update_json(BENCH_JSON, "model", result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per HTTP/stream run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run")
+    parser.add_argument("--ort-threads", default="1", help="FER_ORT_INTRA_OP_THREADS of the benchmarked server")
+    parser.add_argument("--note", default="", help="recorded with the results, e.g. why a model was used")
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument("--quick", action="store_true", help="tiny durations: checks that everything runs")
+    args = parser.parse_args()
+    # Per timing loop: the model's batch sizes, then each pipeline stage.
+    model_s, stage_s = (0.1, 0.05) if args.quick else (1.5, 1.0)
+    if args.quick:
+        args.seconds, args.warmup = 0.5, 0.2
+    parts = set(args.parts.split(","))
+    float_dir = resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
+    update_json(BENCH_JSON, "machine", {**machine_info(), "model": f"fer_cnn {float_dir.name}", "note": args.note})
+    if "model" in parts:
+        run_model(float_dir, model_s)
+    if "pipeline" in parts:
+        update_json(BENCH_JSON, "pipeline", stage_times(float_dir, stage_s))
+    if "service" in parts:
+        limit = read_json(BENCH_JSON)["pipeline"]["cpu_limit_rps"]
+        env = {"FER_ORT_INTRA_OP_THREADS": args.ort_threads}
+        update_json(BENCH_JSON, "service", bench_service(env, limit, args.seconds, args.warmup))
+    update_json(BENCH_JSON, "targets", targets(read_json(BENCH_JSON)))
+    if not args.no_readme:
+        update_readme()
+    print(f"results in {BENCH_JSON.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

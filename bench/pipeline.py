@@ -1,0 +1,79 @@
+"""Where a request's CPU time goes: decode, detect, preprocess and infer for a 640x480 one-face JPEG.
+
+Every stage runs on one thread (OpenCV and ONNX Runtime pinned to one), so its wall time is its
+CPU time, and ``cores / CPU seconds per request`` is the most requests/s the service could
+answer if HTTP, JSON and scheduling cost nothing: the CPU limit the HTTP results are held to.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bench.common import frame_640x480, r3, time_call
+from bench.model import open_session
+from service.decoding import decode_image
+from service.detection import Box, DetectorConfig, FaceDetector
+from service.model_store import load_model_card
+from service.preprocessing import preprocess_face, to_model_input
+from service.settings import Settings
+
+# (max side, scale factor): the old default, the new default, and neighbours for comparison.
+DETECT_VARIANTS = ((1280, 1.1), (320, 1.1), (384, 1.2), (320, 1.2))
+
+
+def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
+    """Median milliseconds of each stage with the service's default settings, and the CPU limit."""
+    cv2.setNumThreads(1)
+    settings = Settings()
+    card = load_model_card(model_dir)
+    cfg = card.preprocessing
+    jpeg = frame_640x480()
+    image = decode_image(jpeg, settings.max_pixels)
+    detector = FaceDetector(_detector_config(settings))
+    boxes = detector.detect(image.gray)
+    crops = [image.gray[b.y : b.y + b.h, b.x : b.x + b.w] for b in boxes]
+    inputs = to_model_input(np.stack([preprocess_face(c, cfg) for c in crops]), cfg)
+    session = open_session(card.onnx_path, threads=1)
+    stages = {
+        "decode": lambda: decode_image(jpeg, settings.max_pixels),
+        "detect": lambda: detector.detect(image.gray),
+        "preprocess": lambda: to_model_input(np.stack([preprocess_face(c, cfg) for c in crops]), cfg),
+        "infer": lambda: session.run([card.output_name], {card.input_name: inputs}),
+    }
+    ms = {name: r3(1000 * float(np.median(time_call(fn, min_seconds)))) for name, fn in stages.items()}
+    cpu_ms = sum(ms.values())
+    cores = len(os.sched_getaffinity(0))
+    return {
+        "image": {"width": 640, "height": 480, "jpeg_bytes": len(jpeg), "faces": [b.as_dict() for b in boxes]},
+        "stages_ms": ms,
+        "cpu_ms_per_request": r3(cpu_ms),
+        "cores": cores,
+        "cpu_limit_rps": r3(cores * 1000 / cpu_ms),
+        "detect_variants": detect_variants(image.gray, settings, min_seconds),
+    }
+
+
+def _detector_config(settings: Settings, max_side: int | None = None, scale: float | None = None) -> DetectorConfig:
+    return DetectorConfig(
+        scale_factor=scale or settings.detect_scale_factor,
+        min_neighbors=settings.detect_min_neighbors,
+        min_face=settings.detect_min_face,
+        max_side=max_side or settings.detect_max_side,
+    )
+
+
+def detect_variants(gray: np.ndarray, settings: Settings, min_seconds: float) -> list[dict[str, Any]]:
+    """Detection time and faces found for a few (max side, scale factor) settings, one thread."""
+    rows = []
+    for max_side, scale in DETECT_VARIANTS:
+        detector = FaceDetector(_detector_config(settings, max_side, scale))
+        found: list[Box] = detector.detect(gray)
+        ms = 1000 * float(np.median(time_call(partial(detector.detect, gray), min_seconds / 2)))
+        rows.append({"max_side": max_side, "scale_factor": scale, "ms": r3(ms), "faces": len(found)})
+    return rows

@@ -1,0 +1,154 @@
+"""Markdown tables of the benchmark and load results (used by :mod:`bench.report`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about 30 s; `make fuzz` runs the same
+fuzzers with many more examples):
+
+- faults: a missing or corrupt model ends `python -m service` with a one-line message and exit
+  status 2 (`tests/service/test_main.py`); clients that vanish mid-upload, mid-request or mid-stream
+  leave no tasks behind (`fer_event_loop_tasks` back to its idle value, `fer_queue_depth` and
+  `fer_images_in_flight` back to 0); SIGTERM lets the request in flight finish with 200, then the
+  process exits 0; more than `FER_MAX_IN_FLIGHT` images at once get 503 with `Retry-After`.
+- fuzzing: schemathesis against the service's OpenAPI schema, and hypothesis-made uploads (random
+  bytes, truncated JPEG/PNG/WebP/BMP, headers claiming huge sizes) to `/predict`, `/predict/batch`
+  and `/stream`: never a 5xx, never a hang, and `/readyz` still answers 200 after each run."""
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def targets_table(targets: list[dict[str, Any]], load: dict[str, Any]) -> str:
+    rows = [[t["target"], t["goal"], f"{_cell(t['measured'])} {t['unit']}", t["met"]] for t in targets]
+    for check in load.get("checks", []):
+        rows.append([check["check"], check["goal"], check["measured"], check["met"]])
+    return table(["target", "goal", "measured", "met"], rows)
+
+
+def model_tables(model: dict[str, Any] | None) -> str:
+    if not model:
+        return ""
+    mflops = model["flops_per_face"] / 1e6
+    header = ["batch", "float faces/s", "float GFLOP/s"]
+    int8 = model.get("int8")
+    if int8:
+        header += ["int8 faces/s", "int8 GFLOP/s (float-equivalent)", "int8 speed-up"]
+    rows = []
+    for batch, row in model["float"]["batch"].items():
+        cells = [batch, row["faces_per_s"], row["gflops_per_s"]]
+        if int8:
+            q = int8["batch"][batch]
+            cells += [q["faces_per_s"], q["gflops_per_s"], f"{q['faces_per_s'] / row['faces_per_s']:.2f}x"]
+        rows.append(cells)
+    text = (
+        f"**Model** ({mflops:.1f} MFLOP per face = 2 x the MACs of its Conv/Gemm/MatMul nodes, from ONNX shape "
+        "inference; ONNX Runtime on all cores)\n\n" + table(header, rows)
+    )
+    return text + _quantization_note(model.get("quantization"))
+
+
+def _quantization_note(q: dict[str, Any] | None) -> str:
+    if not q:
+        return ""
+    acc = q["privatetest_accuracy"]
+    verdict = (
+        f"shipped as `{q.get('model_dir')}` (serve it with `FER_MODEL_VERSION={q['int8_version']}`; "
+        f"`latest` stays the float model)"
+        if q["shipped"]
+        else "not shipped"
+    )
+    return (
+        f"\n\nINT8 (static QDQ, per-channel int8 weights, int8 activations calibrated on 300 Training faces, "
+        f"`python -m bench.quantize`): PrivateTest accuracy {acc['float']:.2f} % float vs {acc['int8']:.2f} % int8, "
+        f"a drop of {q['drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}."
+    )
+
+
+def pipeline_tables(pipeline: dict[str, Any] | None) -> str:
+    if not pipeline:
+        return ""
+    ms = {name: f"{value:.2f} ms" for name, value in pipeline["stages_ms"].items()}
+    limit = f"{pipeline['cpu_limit_rps']:.0f} req/s on {pipeline['cores']} cores"
+    stages = table(
+        ["decode", "detect", "preprocess", "infer (batch 1)", "CPU per request", "CPU limit"],
+        [
+            [
+                ms["decode"],
+                ms["detect"],
+                ms["preprocess"],
+                ms["infer"],
+                f"{pipeline['cpu_ms_per_request']:.2f} ms",
+                limit,
+            ]
+        ],
+    )
+    variants = table(
+        ["detect max side", "scale factor", "ms", "faces found"],
+        [[v["max_side"], v["scale_factor"], v["ms"], v["faces"]] for v in pipeline["detect_variants"]],
+    )
+    return (
+        "**Pipeline stages** for a 640x480 JPEG with one face, each on one thread (so ms = CPU ms); "
+        "CPU limit = cores / CPU seconds per request\n\n" + stages + "\n\nHaar detection settings "
+        "(default now max side 320, scale factor 1.2; it was 1280 and 1.1):\n\n" + variants
+    )
+
+
+def service_tables(service: dict[str, Any] | None) -> str:
+    if not service:
+        return ""
+    predict = table(
+        ["batching", "clients", "req/s", "of CPU limit", "p50 ms", "p95 ms", "p99 ms", "faces per call", "errors"],
+        [[r["batching"], r["concurrency"], r["rps"], f"{100 * r['of_cpu_limit']:.0f} %", r["p50_ms"], r["p95_ms"],
+          r["p99_ms"], r["faces_per_model_call"], _errors(r)] for r in service["predict"]],
+    )  # fmt: skip
+    stream = table(
+        ["streams", "frames/s (all)", "frames/s per stream", "round trip p50 ms", "p95 ms", "p99 ms", "server p95 ms"],
+        [[r["streams"], r["fps_total"], r["fps_per_stream"], r["round_trip"]["p50_ms"], r["round_trip"]["p95_ms"],
+          r["round_trip"]["p99_ms"], r["server_latency"]["p95_ms"]] for r in service["stream"]],
+    )  # fmt: skip
+    env = " ".join(f"{k}={v}" for k, v in service["server_env"].items())
+    return (
+        f"**/predict over HTTP** (`python -m service` with {env}; batching off = `FER_MAX_BATCH_SIZE=1`; "
+        "closed loop: each client sends its next request when the last is answered)\n\n"
+        + predict
+        + "\n\n**/stream** (640x480 JPEG frames, one in flight per stream, batching on)\n\n"
+        + stream
+    )
+
+
+def _errors(row: dict[str, Any]) -> int:
+    return sum(v for k, v in row["status_counts"].items() if k != "200") + sum(row["transport_failures"].values())
+
+
+def load_tables(load: dict[str, Any]) -> str:
+    if not load:
+        return ""
+    rows = [
+        [p["phase"], f"{p['seconds']:.0f} s", p["offered"], p["rps"], p["p50_ms"], p["p95_ms"], p["p99_ms"],
+         p["server_errors_5xx_not_503"], p["busy_503"], sum(p["transport_failures"].values())]
+        for p in load["phases"]
+    ]  # fmt: skip
+    memory = load["memory"]
+    return (
+        "**Load** (`python -m bench.load`, same server settings)\n\n"
+        + table(["phase", "length", "offered", "req/s", "p50 ms", "p95 ms", "p99 ms", "5xx", "503", "failed"], rows)
+        + f"\n\nServer RSS: {memory['idle_mib']:.0f} MiB idle, {memory['baseline_mib']:.0f} MiB after the warm-up, "
+        f"{memory['end_mib']:.0f} MiB at the end of the capacity phase (growth {memory['growth_pct']:.1f} %, "
+        f"peak {memory['peak_mib']:.0f} MiB)."
+    )
