@@ -8,7 +8,6 @@ answer if HTTP, JSON and scheduling cost nothing: the CPU limit the HTTP results
 from __future__ import annotations
 
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,13 @@ import cv2
 import numpy as np
 
 from bench.common import frame_640x480, r3, time_call
+from bench.detect_sweep import sweep
 from bench.model import open_session
 from service.decoding import decode_image
-from service.detection import Box, DetectorConfig, FaceDetector
+from service.detection import DetectorConfig, FaceDetector
 from service.model_store import load_model_card
 from service.preprocessing import preprocess_face, to_model_input
 from service.settings import Settings
-
-# (max side, scale factor): the old default, the new default, and neighbours for comparison.
-DETECT_VARIANTS = ((1280, 1.1), (320, 1.1), (384, 1.2), (320, 1.2))
 
 
 def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
@@ -55,25 +52,14 @@ def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
         "cpu_ms_per_request": r3(cpu_ms),
         "cores": cores,
         "cpu_limit_rps": r3(cores * 1000 / cpu_ms),
-        "detect_variants": detect_variants(image.gray, settings, min_seconds),
+        "detect_variants": sweep(image.gray, settings.detect_min_neighbors, settings.detect_min_face, min_seconds / 2),
     }
 
 
-def _detector_config(settings: Settings, max_side: int | None = None, scale: float | None = None) -> DetectorConfig:
+def _detector_config(settings: Settings) -> DetectorConfig:
     return DetectorConfig(
-        scale_factor=scale or settings.detect_scale_factor,
+        scale_factor=settings.detect_scale_factor,
         min_neighbors=settings.detect_min_neighbors,
         min_face=settings.detect_min_face,
-        max_side=max_side or settings.detect_max_side,
+        max_side=settings.detect_max_side,
     )
-
-
-def detect_variants(gray: np.ndarray, settings: Settings, min_seconds: float) -> list[dict[str, Any]]:
-    """Detection time and faces found for a few (max side, scale factor) settings, one thread."""
-    rows = []
-    for max_side, scale in DETECT_VARIANTS:
-        detector = FaceDetector(_detector_config(settings, max_side, scale))
-        found: list[Box] = detector.detect(gray)
-        ms = 1000 * float(np.median(time_call(partial(detector.detect, gray), min_seconds / 2)))
-        rows.append({"max_side": max_side, "scale_factor": scale, "ms": r3(ms), "faces": len(found)})
-    return rows

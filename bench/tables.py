@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about 30 s; `make fuzz` runs the same
+HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about 15 s; `make fuzz` runs the same
 fuzzers with many more examples):
 
 - faults: a missing or corrupt model ends `python -m service` with a one-line message and exit
@@ -98,14 +98,23 @@ def pipeline_tables(pipeline: dict[str, Any] | None) -> str:
             ]
         ],
     )
+    bands = list(pipeline["detect_variants"][0]["recall_by_size"])
     variants = table(
-        ["detect max side", "scale factor", "ms", "faces found"],
-        [[v["max_side"], v["scale_factor"], v["ms"], v["faces"]] for v in pipeline["detect_variants"]],
+        ["max side", "scale factor", "ms (640x480)", "faces on it", "recall", *[f"recall {b}" for b in bands], "false"],
+        [
+            [v["max_side"], v["scale_factor"], v["ms"], v["faces"], f"{100 * v['recall']:.0f} %"]
+            + [f"{100 * v['recall_by_size'][b]:.0f} %" for b in bands]
+            + [v["false_detections"]]
+            for v in pipeline["detect_variants"]
+        ],
     )
+    faces = pipeline["detect_variants"][0]["planted_faces"]
     return (
         "**Pipeline stages** for a 640x480 JPEG with one face, each on one thread (so ms = CPU ms); "
-        "CPU limit = cores / CPU seconds per request\n\n" + stages + "\n\nHaar detection settings "
-        "(default now max side 320, scale factor 1.2; it was 1280 and 1.1):\n\n" + variants
+        "CPU limit = cores / CPU seconds per request\n\n" + stages + "\n\n**Haar detection settings**: the "
+        "default is now a 320 px copy at scale step 1.2 (it was 1280 and 1.1). Recall is measured on "
+        f"{faces} FER-2013 sample faces planted at 60-199 px on grey 640x480 canvases (`bench/detect_sweep.py`): "
+        "the faster setting misses more small faces; `FER_DETECT_MAX_SIDE` trades them back for time.\n\n" + variants
     )
 
 

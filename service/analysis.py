@@ -64,6 +64,10 @@ class ImageAnalyzer:
         self.max_pixels = max_pixels
         self.max_in_flight = max_in_flight
         self.in_flight = 0  # only touched on the event loop thread, so no lock
+        # Every image in flight may still submit a job, so the batcher waits for company only while
+        # there are more of them than it has collected (an over-estimate: finished images that have
+        # not yet left analyse() also count, which just means waiting as it always did).
+        batcher.upcoming = lambda: self.in_flight
         self.model_ref = ModelRef(name=recognizer.model.name, version=recognizer.model.version)
 
     async def analyse(

@@ -1,7 +1,8 @@
 """Micro-batching: faces from concurrent requests and stream frames share ONNX Runtime calls.
 
 One asyncio task takes the first waiting job, waits at most ``max_wait_s`` for more (up to
-``max_batch_size`` faces), and runs the model on a single dedicated thread, so the event loop
+``max_batch_size`` faces; not at all when it is told that no other image is on its way), and
+runs the model on a single dedicated thread, so the event loop
 stays free and ONNX Runtime never runs two batches at once (its own thread pool is the
 parallelism). The queue is bounded: when it is full :meth:`MicroBatcher.submit` raises
 :class:`QueueFullError` at once instead of letting latency grow without limit.
@@ -24,6 +25,8 @@ from service.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 RunModel = Callable[[np.ndarray], np.ndarray]
+# How many jobs may still be submitted soon (e.g. images being decoded or detected right now).
+Upcoming = Callable[[], int]
 
 
 class QueueFullError(RuntimeError):
@@ -52,6 +55,8 @@ class MicroBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight: list[_Job] = []
+        # None: always wait up to max_wait_s. Set by the owner of the pipeline that feeds this batcher.
+        self.upcoming: Upcoming | None = None
 
     @property
     def running(self) -> bool:
@@ -102,6 +107,8 @@ class MicroBatcher:
         deadline = time.perf_counter() + self.max_wait_s
         while faces < self.max_batch_size:
             remaining = deadline - time.perf_counter()
+            if self._queue.empty() and not self._more_may_come(len(jobs)):
+                break  # waiting would only add latency: a lone stream or request runs at once
             try:
                 job = (
                     self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
@@ -112,6 +119,10 @@ class MicroBatcher:
             faces += len(job.inputs)
         self._metrics.queue_depth.set(self._queue.qsize())
         return jobs
+
+    def _more_may_come(self, collected: int) -> bool:
+        """Whether another job may join: the feeder has more work upstream than what was collected."""
+        return self.upcoming is None or self.upcoming() > collected
 
     async def _run(self, jobs: list[_Job]) -> None:
         """Run the jobs' inputs in chunks of ``max_batch_size`` and hand each job its slice."""

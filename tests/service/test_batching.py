@@ -60,6 +60,18 @@ def test_submit_runs_concurrent_jobs_in_one_batch() -> None:
     assert model.batch_sizes == [5]
 
 
+@pytest.mark.parametrize(("upcoming", "waits"), [(1, False), (2, True)])
+def test_submit_waits_for_company_only_while_more_jobs_are_upcoming(upcoming: int, waits: bool) -> None:
+    async def test(batcher: MicroBatcher) -> None:
+        batcher.upcoming = lambda: upcoming  # 1: this job is the only one on its way
+        began = asyncio.get_running_loop().time()
+        await batcher.submit(np.zeros((1, 2), np.float32))
+        elapsed = asyncio.get_running_loop().time() - began
+        assert (elapsed >= 0.5) == waits, elapsed
+
+    run_with_batcher(RecordingModel(), test, max_wait_s=0.5)
+
+
 def test_submit_splits_work_above_the_maximum_batch_size() -> None:
     model = RecordingModel()
 
