@@ -83,38 +83,32 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
 def pipeline_tables(pipeline: dict[str, Any] | None) -> str:
     if not pipeline:
         return ""
-    ms = {name: f"{value:.2f} ms" for name, value in pipeline["stages_ms"].items()}
+    ms = [f"{pipeline['stages_ms'][stage]:.2f} ms" for stage in ("decode", "detect", "preprocess", "infer")]
+    total = f"{pipeline['cpu_ms_per_request']:.2f} ms"
     limit = f"{pipeline['cpu_limit_rps']:.0f} req/s on {pipeline['cores']} cores"
     stages = table(
-        ["decode", "detect", "preprocess", "infer (batch 1)", "CPU per request", "CPU limit"],
-        [
-            [
-                ms["decode"],
-                ms["detect"],
-                ms["preprocess"],
-                ms["infer"],
-                f"{pipeline['cpu_ms_per_request']:.2f} ms",
-                limit,
-            ]
-        ],
+        ["decode", "detect", "preprocess", "infer (batch 1)", "CPU per request", "CPU limit"], [[*ms, total, limit]]
     )
-    bands = list(pipeline["detect_variants"][0]["recall_by_size"])
-    variants = table(
-        ["max side", "scale factor", "ms (640x480)", "faces on it", "recall", *[f"recall {b}" for b in bands], "false"],
-        [
-            [v["max_side"], v["scale_factor"], v["ms"], v["faces"], f"{100 * v['recall']:.0f} %"]
-            + [f"{100 * v['recall_by_size'][b]:.0f} %" for b in bands]
-            + [v["false_detections"]]
-            for v in pipeline["detect_variants"]
-        ],
-    )
-    faces = pipeline["detect_variants"][0]["planted_faces"]
     return (
         "**Pipeline stages** for a 640x480 JPEG with one face, each on one thread (so ms = CPU ms); "
-        "CPU limit = cores / CPU seconds per request\n\n" + stages + "\n\n**Haar detection settings**: the "
-        "default is now a 320 px copy at scale step 1.2 (it was 1280 and 1.1). Recall is measured on "
-        f"{faces} FER-2013 sample faces planted at 60-199 px on grey 640x480 canvases (`bench/detect_sweep.py`): "
-        "the faster setting misses more small faces; `FER_DETECT_MAX_SIDE` trades them back for time.\n\n" + variants
+        "CPU limit = cores / CPU seconds per request\n\n" + stages + "\n\n" + detect_table(pipeline["detect_variants"])
+    )
+
+
+def detect_table(variants: list[dict[str, Any]]) -> str:
+    bands = list(variants[0]["recall_by_size"])
+    rows = [
+        [v["max_side"], v["scale_factor"], v["ms"], v["faces"], f"{100 * v['recall']:.0f} %"]
+        + [f"{100 * v['recall_by_size'][b]:.0f} %" for b in bands]
+        + [v["false_detections"]]
+        for v in variants
+    ]
+    header = ["max side", "scale factor", "ms (640x480)", "faces on it", "recall", *[f"recall {b}" for b in bands]]
+    return (
+        "**Haar detection settings**: the default is now a 320 px copy at scale step 1.2 (it was 1280 and 1.1). "
+        f"Recall is measured on {variants[0]['planted_faces']} FER-2013 sample faces planted at 60-199 px on grey "
+        "640x480 canvases (`bench/detect_sweep.py`): the faster setting misses more small faces; "
+        "`FER_DETECT_MAX_SIDE` trades them back for time.\n\n" + table([*header, "false"], rows)
     )
 
 
