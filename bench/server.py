@@ -34,6 +34,11 @@ class RunningService:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS line")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def metrics(self) -> dict[str, float]:
         """The unlabelled samples of /metrics (and labelled ones under their full name)."""
         text = httpx.get(f"{self.base_url}/metrics", timeout=10).text

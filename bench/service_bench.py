@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from bench.common import frame_640x480, r3
@@ -37,10 +38,19 @@ def bench_service(server_env: dict[str, str], cpu_limit_rps: float, seconds: flo
 def predict_row(service: RunningService, frame: bytes, concurrency: int, seconds: float, warmup: float) -> dict:
     request = predict_request(service.port, frame)
     asyncio.run(closed_loop(service.port, request, concurrency, warmup))
-    before = service.metrics()
+    before, server_cpu, client_cpu = service.metrics(), service.cpu_seconds(), time.process_time()
     outcome = asyncio.run(closed_loop(service.port, request, concurrency, seconds))
+    server_cpu, client_cpu = service.cpu_seconds() - server_cpu, time.process_time() - client_cpu
     after = service.metrics()
-    return {"concurrency": concurrency, **outcome.summary(), "faces_per_model_call": faces_per_call(before, after)}
+    answered = max(1, sum(outcome.statuses.values()))
+    return {
+        "concurrency": concurrency,
+        **outcome.summary(),
+        "faces_per_model_call": faces_per_call(before, after),
+        # Where the cores went: the server's CPU per answer (vs the pipeline's sum) and the load generator's.
+        "server_cpu_ms_per_request": r3(1000 * server_cpu / answered),
+        "client_cpu_ms_per_request": r3(1000 * client_cpu / answered),
+    }
 
 
 def stream_row(service: RunningService, frame: bytes, streams: int, seconds: float, warmup: float) -> dict:

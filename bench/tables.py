@@ -116,9 +116,11 @@ def service_tables(service: dict[str, Any] | None) -> str:
     if not service:
         return ""
     predict = table(
-        ["batching", "clients", "req/s", "of CPU limit", "p50 ms", "p95 ms", "p99 ms", "faces per call", "errors"],
+        ["batching", "clients", "req/s", "of CPU limit", "p50 ms", "p95 ms", "p99 ms", "faces/call",
+         "server CPU ms/req", "client CPU ms/req", "errors"],
         [[r["batching"], r["concurrency"], r["rps"], f"{100 * r['of_cpu_limit']:.0f} %", r["p50_ms"], r["p95_ms"],
-          r["p99_ms"], r["faces_per_model_call"], _errors(r)] for r in service["predict"]],
+          r["p99_ms"], r["faces_per_model_call"], r["server_cpu_ms_per_request"], r["client_cpu_ms_per_request"],
+          _errors(r)] for r in service["predict"]],
     )  # fmt: skip
     stream = table(
         ["streams", "frames/s (all)", "frames/s per stream", "round trip p50 ms", "p95 ms", "p99 ms", "server p95 ms"],
@@ -128,7 +130,8 @@ def service_tables(service: dict[str, Any] | None) -> str:
     env = " ".join(f"{k}={v}" for k, v in service["server_env"].items())
     return (
         f"**/predict over HTTP** (`python -m service` with {env}; batching off = `FER_MAX_BATCH_SIZE=1`; "
-        "closed loop: each client sends its next request when the last is answered)\n\n"
+        "closed loop: each client sends its next request when the last is answered; server CPU per request is "
+        "the process's user+system time over the answers, to set against the pipeline's CPU per request)\n\n"
         + predict
         + "\n\n**/stream** (640x480 JPEG frames, one in flight per stream, batching on)\n\n"
         + stream
