@@ -97,7 +97,9 @@ def webcam_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return face_clip(FACE_PHOTO, tmp_path_factory.mktemp("webcam") / "face.y4m")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread until it
+# stops, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser(webcam_clip: Path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
