@@ -87,7 +87,11 @@ def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extr
             "source": data_meta["source"],
             "splits": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
         },
-        "training": {"run": str(run_dir), "config": json.loads((run_dir / "config.json").read_text())},
+        "training": {
+            "run": str(run_dir),
+            "config": json.loads((run_dir / "config.json").read_text()),
+            "timing": json.loads(timing.read_text()) if (timing := run_dir / "timing.json").is_file() else None,
+        },
         "export": {"host": platform.platform(), **extra},
         "metrics": {},
     }

@@ -9,7 +9,10 @@ from runs/<name>/backup/ after an interruption.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -121,9 +124,24 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
         verbose=verbose,
         callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64])),
     )
-    print(f"training took {time.time() - started:.0f} s", flush=True)
+    seconds = time.time() - started
+    print(f"training took {seconds:.0f} s", flush=True)
+    (cfg.run_dir / "timing.json").write_text(json.dumps(host_facts(seconds), indent=2) + "\n")
     plot_curves(cfg.run_dir / "history.csv", cfg.run_dir / "curves.png")
     return load_classifier(cfg.run_dir)
+
+
+def host_facts(seconds: float) -> dict:
+    """Wall time and hardware of a run, for the model card."""
+    import tensorflow as tf
+
+    return {
+        "wall_time_s": round(seconds),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
 
 
 def load_classifier(run_dir: str | Path, weights: str = "best.weights.h5") -> keras.Model:
