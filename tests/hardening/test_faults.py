@@ -11,14 +11,19 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import cv2
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from bench.server import service_process
+from service import analysis
 
-from .helpers import gauges, serve_in_thread, wait_until
+from .helpers import ASTRONAUT, gauges, serve_in_thread, wait_until
 
 BOUNDARY = "hardening-boundary"
 
@@ -88,31 +93,56 @@ def test_disconnect_mid_stream_leaks_no_tasks(astronaut_bytes: bytes) -> None:
         assert_back_to_idle(base_url, idle)
 
 
-def test_predict_image_answers_503_when_too_many_images_are_in_flight(astronaut_bytes: bytes) -> None:
+@pytest.fixture
+def gate_decoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Decoding waits until the returned event is set, so an image stays in flight as long as a test needs."""
+    release = threading.Event()
+    original = analysis.decode_image
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        release.wait(timeout=30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "decode_image", gated)
+    yield release
+    release.set()
+
+
+def test_predict_image_answers_503_when_too_many_images_are_in_flight(
+    astronaut_bytes: bytes, gate_decoding: threading.Event
+) -> None:
     files = {"file": ("a.png", astronaut_bytes)}
-    # A long batch wait keeps the first image in flight while the second arrives.
-    with serve_in_thread(max_in_flight=1, max_wait_ms=1500) as (base_url, _app), ThreadPoolExecutor(1) as pool:
+    with serve_in_thread(max_in_flight=1) as (base_url, _app), ThreadPoolExecutor(1) as pool:
         first = pool.submit(httpx.post, f"{base_url}/predict", files=files, timeout=30)
         wait_until(lambda: gauges(base_url)["fer_images_in_flight"] == 1)
         refused = httpx.post(f"{base_url}/predict", files=files, timeout=30)
+        gate_decoding.set()
         assert first.result().status_code == 200
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
     assert "busy" in refused.json()["detail"]
 
 
-def test_sigterm_finishes_the_request_in_flight_then_exits_0(astronaut_bytes: bytes) -> None:
+def slow_image() -> bytes:
+    """A 2400x2400 JPEG: searched at full size with a fine scale step, detection takes about a second."""
+    photo = cv2.imread(str(ASTRONAUT))
+    assert photo is not None
+    return cv2.imencode(".jpg", cv2.resize(photo, (2400, 2400), interpolation=cv2.INTER_CUBIC))[1].tobytes()
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits_0() -> None:
     result: dict[str, int] = {}
-    with service_process({"FER_MAX_WAIT_MS": "1500", "FER_ORT_INTRA_OP_THREADS": "1"}) as service:
+    env = {"FER_DETECT_MAX_SIDE": "2400", "FER_DETECT_SCALE_FACTOR": "1.05", "FER_ORT_INTRA_OP_THREADS": "1"}
+    with service_process(env) as service:
 
         def post() -> None:
-            files = {"file": ("a.png", astronaut_bytes)}
-            result["status"] = httpx.post(f"{service.base_url}/predict", files=files, timeout=30).status_code
+            files = {"file": ("slow.jpg", slow_image())}
+            result["status"] = httpx.post(f"{service.base_url}/predict", files=files, timeout=60).status_code
 
         client = threading.Thread(target=post)
         client.start()
-        wait_until(lambda: service.metrics()["fer_images_in_flight"] == 1)
+        wait_until(lambda: service.metrics()["fer_images_in_flight"] == 1, every=0.01)
         service.process.send_signal(signal.SIGTERM)
-        client.join(timeout=30)
-        assert service.process.wait(timeout=30) == 0
+        client.join(timeout=60)
+        assert service.process.wait(timeout=60) == 0
     assert result["status"] == 200
