@@ -3,8 +3,9 @@
 One asyncio task takes the first waiting job, waits at most ``max_wait_s`` for more (up to
 ``max_batch_size`` faces; not at all when it is told that no other image is on its way), and
 runs the model on a single dedicated thread, so the event loop stays free and ONNX Runtime
-never runs two batches at once (its own thread pool is the parallelism). The queue is bounded: when it is full :meth:`MicroBatcher.submit` raises
-:class:`QueueFullError` at once instead of letting latency grow without limit.
+never runs two batches at once (its own thread pool is the parallelism). The queue is bounded:
+when it is full :meth:`MicroBatcher.submit` raises :class:`QueueFullError` at once instead of
+letting latency grow without limit.
 """
 
 from __future__ import annotations
