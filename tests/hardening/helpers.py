@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
-from service.app import create_app
 from service.settings import Settings
+from service.testing import serve_in_thread as service_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"
@@ -28,24 +25,9 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-@contextmanager
-def serve_in_thread(**overrides: Any) -> Iterator[tuple[str, FastAPI]]:
+def serve_in_thread(**overrides: Any) -> AbstractContextManager[tuple[str, FastAPI]]:
     """``with serve_in_thread(max_queue=4) as (base_url, app):`` real uvicorn on a free port."""
-    app = create_app(make_settings(**overrides))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started or not thread.is_alive(), timeout=60)
-    assert server.started, "the test server did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    return service_in_thread(make_settings(**overrides))
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30, every: float = 0.02) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -14,7 +11,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -23,6 +19,7 @@ from service.detection import Box, DetectorConfig, FaceDetector
 from service.inference import EmotionRecognizer
 from service.model_store import resolve_model_dir
 from service.settings import Settings
+from service.testing import serve_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"
@@ -81,30 +78,6 @@ def make_client(make_settings: MakeSettings) -> Callable[..., AbstractContextMan
 def live_server() -> LiveServer:
     """``with live_server(settings) as (base_url, app):`` — real uvicorn on a free port, in a thread."""
     return serve_in_thread
-
-
-@contextmanager
-def serve_in_thread(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    app = create_app(settings)
-    # Binding here and handing the socket to uvicorn avoids racing for a free port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture(scope="session")
