@@ -3,11 +3,13 @@
 Every stage runs on one thread (OpenCV and ONNX Runtime pinned to one), so its wall time is its
 CPU time, and ``cores / CPU seconds per request`` is the most requests/s the service could
 answer if HTTP, JSON and scheduling cost nothing: the CPU limit the HTTP results are held to.
+Detection latency, the 10 ms target, is timed apart with OpenCV's thread pool, as the service runs it.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,11 @@ import cv2
 import numpy as np
 
 from bench.common import frame_640x480, r3, time_call
-from bench.detect_sweep import sweep
+from bench.detect_sweep import detect_ms, sweep
 from bench.model import open_session
+from service.app import detector_config
 from service.decoding import decode_image
-from service.detection import DetectorConfig, FaceDetector
+from service.detection import FaceDetector
 from service.model_store import load_model_card
 from service.preprocessing import preprocess_face, to_model_input
 from service.settings import Settings
@@ -32,7 +35,7 @@ def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
     cfg = card.preprocessing
     jpeg = frame_640x480()
     image = decode_image(jpeg, settings.max_pixels)
-    detector = FaceDetector(_detector_config(settings))
+    detector = FaceDetector(detector_config(settings))
     boxes = detector.detect(image.gray)
     crops = [image.gray[b.y : b.y + b.h, b.x : b.x + b.w] for b in boxes]
     inputs = to_model_input(np.stack([preprocess_face(c, cfg) for c in crops]), cfg)
@@ -46,20 +49,14 @@ def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
     ms = {name: r3(1000 * float(np.median(time_call(fn, min_seconds)))) for name, fn in stages.items()}
     cpu_ms = sum(ms.values())
     cores = len(os.sched_getaffinity(0))
+    latency = detect_ms(detector, image.gray, cores, min_seconds)  # as the service runs it: a thread per core
     return {
         "image": {"width": 640, "height": 480, "jpeg_bytes": len(jpeg), "faces": [b.as_dict() for b in boxes]},
         "stages_ms": ms,
+        "detect_latency_ms": latency,
+        "detector": asdict(detector.config),
         "cpu_ms_per_request": r3(cpu_ms),
         "cores": cores,
         "cpu_limit_rps": r3(cores * 1000 / cpu_ms),
         "detect_variants": sweep(image.gray, settings.detect_min_neighbors, settings.detect_min_face, min_seconds / 2),
     }
-
-
-def _detector_config(settings: Settings) -> DetectorConfig:
-    return DetectorConfig(
-        scale_factor=settings.detect_scale_factor,
-        min_neighbors=settings.detect_min_neighbors,
-        min_face=settings.detect_min_face,
-        max_side=settings.detect_max_side,
-    )

@@ -47,15 +47,18 @@ def load_model(settings: Settings) -> LoadedModel:
     """Open and verify the configured model and the face detector (blocking; raises ModelLoadError)."""
     card = open_model(settings.model_store, settings.model_name, settings.model_version)
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
-    detector = FaceDetector(
-        DetectorConfig(
-            scale_factor=settings.detect_scale_factor,
-            min_neighbors=settings.detect_min_neighbors,
-            min_face=settings.detect_min_face,
-            max_side=settings.detect_max_side,
-        )
+    return LoadedModel(card, session, FaceDetector(detector_config(settings)))
+
+
+def detector_config(settings: Settings) -> DetectorConfig:
+    """The face detector's part of the settings."""
+    return DetectorConfig(
+        cascade=settings.detect_cascade,
+        scale_factor=settings.detect_scale_factor,
+        min_neighbors=settings.detect_min_neighbors,
+        min_face=settings.detect_min_face,
+        max_side=settings.detect_max_side,
     )
-    return LoadedModel(card, session, detector)
 
 
 @asynccontextmanager

@@ -10,8 +10,12 @@ import cv2
 import numpy as np
 
 
-def default_cascade_path() -> Path:
-    return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+def resolve_cascade(name: str) -> Path:
+    """A cascade file path, or the name of one of OpenCV's bundled Haar cascades."""
+    path = Path(name)
+    if path.parent != Path(".") or path.exists():
+        return path
+    return Path(cv2.data.haarcascades) / name  # type: ignore[attr-defined]
 
 
 class DetectorLoadError(RuntimeError):
@@ -47,6 +51,7 @@ class Box:
 class DetectorConfig:
     """Defaults mirror :class:`service.settings.Settings` (speed vs smallest face: see there)."""
 
+    cascade: str = "haarcascade_frontalface_default.xml"
     scale_factor: float = 1.2
     min_neighbors: int = 5
     min_face: int = 40
@@ -62,7 +67,7 @@ class FaceDetector:
 
     def __init__(self, config: DetectorConfig, cascade_path: Path | None = None) -> None:
         self.config = config
-        self.cascade_path = cascade_path or default_cascade_path()
+        self.cascade_path = cascade_path or resolve_cascade(config.cascade)
         self._local = threading.local()
         self._classifier()  # fail at startup, not on the first request
 

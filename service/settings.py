@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     # Face detection (OpenCV Haar cascade). Searching a copy of at most 320 px at scale step 1.2
     # keeps a 640x480 frame under 10 ms; faces under 24 px on that copy (48 px on 640x480) are missed.
+    detect_cascade: str = Field(
+        default="haarcascade_frontalface_default.xml", description="an OpenCV bundled cascade's file name, or a path"
+    )
     detect_scale_factor: float = Field(default=1.2, gt=1.0)
     detect_min_neighbors: int = Field(default=5, ge=0)
     detect_min_face: int = Field(default=40, ge=1, description="smallest face side in original-image pixels")

@@ -44,6 +44,7 @@ class TrainConfig:
     erase: float = 0.25  # probability of a random erasing patch (0 = off)
     # Runtime.
     mixed_precision: bool = True  # bfloat16 compute (AMX/AVX-512); softmax stays float32
+    init_weights: str = ""  # start from this .weights.h5 (same architecture) instead of random init: fine-tuning
     limit_train: int = 0  # use only the first N training images (0 = all), for quick checks
     limit_val: int = 0  # likewise for PublicTest
     histograms: bool = True  # weight and gradient histograms in TensorBoard

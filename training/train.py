@@ -106,6 +106,8 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
     xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
     classifier = build_model(cfg)
     model = build_training_model(classifier, cfg)
+    if cfg.init_weights:  # a second stage: new schedule, weights from an earlier run
+        model.load_weights(cfg.init_weights)
     steps = math.ceil(len(xt) / cfg.batch_size)
     model.compile(
         optimizer=make_optimizer(cfg, steps),

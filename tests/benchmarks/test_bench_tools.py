@@ -85,7 +85,7 @@ def test_closed_loop_counts_statuses_and_reconnects_after_connection_close() -> 
 
 def test_targets_mark_each_goal_met_or_not() -> None:
     bench = {
-        "pipeline": {"stages_ms": {"detect": 7.5}, "cpu_limit_rps": 100.0},
+        "pipeline": {"detect_latency_ms": 7.5, "cpu_limit_rps": 100.0},
         "service": {
             "predict": [{"batching": "on", "concurrency": 32, "rps": 65.0, "of_cpu_limit": 0.65}],
             "stream": [{"streams": 1, "fps_total": 40.0, "round_trip": {"p95_ms": 30.0}}],

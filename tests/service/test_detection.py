@@ -5,7 +5,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector
+from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector, resolve_cascade
 
 ASTRONAUT_FACE = Box(133, 50, 71, 71)  # where the cascade finds it on the committed 384x384 photo
 
@@ -44,6 +44,26 @@ def test_detect_sorts_faces_largest_first(detector: FaceDetector, multi_face_ima
 def test_detector_fails_fast_for_a_missing_cascade(tmp_path: Path) -> None:
     with pytest.raises(DetectorLoadError):
         FaceDetector(DetectorConfig(), cascade_path=tmp_path / "missing.xml")
+
+
+def test_resolve_cascade_finds_a_bundled_cascade_by_name() -> None:
+    path = resolve_cascade("haarcascade_frontalface_alt2.xml")
+    assert path.is_file() and path.parent == Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+
+
+def test_resolve_cascade_keeps_an_explicit_path(tmp_path: Path) -> None:
+    assert resolve_cascade(str(tmp_path / "mine.xml")) == tmp_path / "mine.xml"
+
+
+@pytest.mark.parametrize("cascade", ["haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"])
+def test_detect_finds_the_astronaut_with_each_cascade(cascade: str, astronaut_path: Path) -> None:
+    boxes = FaceDetector(DetectorConfig(cascade=cascade)).detect(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE))
+    assert len(boxes) == 1 and boxes[0].iou(ASTRONAUT_FACE) > 0.7
+
+
+def test_detector_fails_fast_for_an_unknown_cascade_name() -> None:
+    with pytest.raises(DetectorLoadError):
+        FaceDetector(DetectorConfig(cascade="haarcascade_no_such_face.xml"))
 
 
 @pytest.mark.parametrize(
