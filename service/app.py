@@ -58,6 +58,7 @@ def detector_config(settings: Settings) -> DetectorConfig:
         min_neighbors=settings.detect_min_neighbors,
         min_face=settings.detect_min_face,
         max_side=settings.detect_max_side,
+        max_downscale=settings.detect_max_downscale,
     )
 
 

@@ -56,6 +56,13 @@ class DetectorConfig:
     min_neighbors: int = 5
     min_face: int = 40
     max_side: int = 320
+    max_downscale: int = 4
+
+    def search_scale(self, height: int, width: int) -> float:
+        """How much to shrink an image before the search: to ``max_side``, but never below
+        1/``max_downscale`` of the original, so big photos keep their mid-sized faces."""
+        long_side = max(height, width)
+        return min(1.0, max(self.max_side / long_side, 1.0 / self.max_downscale))
 
 
 class FaceDetector:
@@ -83,7 +90,7 @@ class FaceDetector:
     def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
         """Face boxes in ``gray``'s pixel coordinates, largest first."""
         min_side = min_face or self.config.min_face
-        scale = min(1.0, self.config.max_side / max(gray.shape[:2]))
+        scale = self.config.search_scale(*gray.shape[:2])
         searched = gray
         if scale < 1.0:
             size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))

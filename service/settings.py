@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     detect_min_neighbors: int = Field(default=5, ge=0)
     detect_min_face: int = Field(default=40, ge=1, description="smallest face side in original-image pixels")
     detect_max_side: int = Field(default=320, ge=64, description="larger images are detected on a downscaled copy")
+    detect_max_downscale: int = Field(
+        default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
+    )
 
     # Streaming
     stream_smoothing_alpha: float = Field(

@@ -87,14 +87,21 @@ def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extr
             "source": data_meta["source"],
             "splits": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
         },
-        "training": {
-            "run": str(run_dir),
-            "config": json.loads((run_dir / "config.json").read_text()),
-            "timing": json.loads(timing.read_text()) if (timing := run_dir / "timing.json").is_file() else None,
-        },
+        "training": run_record(run_dir),
         "export": {"host": platform.platform(), **extra},
         "metrics": {},
     }
+
+
+def run_record(run_dir: Path) -> dict:
+    """A run's config and timing, preceded by those of the run it was fine-tuned from, if any."""
+    config = json.loads((run_dir / "config.json").read_text())
+    timing_file = run_dir / "timing.json"
+    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else None
+    record = {"run": str(run_dir), "config": config, "timing": timing}
+    if config.get("init_weights"):
+        record["initialised_from"] = run_record(Path(config["init_weights"]).parent)
+    return record
 
 
 def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector, resolve_cascade
@@ -28,14 +29,28 @@ def test_detect_maps_boxes_from_the_downscaled_copy_back(astronaut_path: Path) -
     assert len(boxes) == 1 and boxes[0].iou(expected) > 0.7
 
 
+@pytest.mark.parametrize(("shape", "expected"), [((480, 640), 0.5), ((3024, 4032), 0.25), ((240, 200), 1.0)])
+def test_search_scale_shrinks_to_max_side_but_at_most_max_downscale(shape: tuple[int, int], expected: float) -> None:
+    assert DetectorConfig(max_side=320, max_downscale=4).search_scale(*shape) == expected
+
+
+def test_detect_keeps_mid_sized_faces_of_a_12_megapixel_photo(astronaut_path: Path) -> None:
+    person = cv2.resize(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE), None, fx=3, fy=3)
+    photo = np.full((3024, 4032), 127, np.uint8)
+    photo[900 : 900 + person.shape[0], 1400 : 1400 + person.shape[1]] = person
+    face = Box(1400 + 3 * ASTRONAUT_FACE.x, 900 + 3 * ASTRONAUT_FACE.y, 3 * ASTRONAUT_FACE.w, 3 * ASTRONAUT_FACE.h)
+    boxes = FaceDetector(DetectorConfig()).detect(photo)
+    assert len(boxes) == 1 and boxes[0].iou(face) > 0.7
+    # Shrunk to 320 px as a whole, the 213 px face would be 17 px: below the cascade's 24 px window.
+    assert FaceDetector(DetectorConfig(max_downscale=100)).detect(photo) == []
+
+
 def test_detect_ignores_faces_below_the_minimum_size(detector: FaceDetector, astronaut_path: Path) -> None:
     gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
     assert detector.detect(gray, min_face=100) == []
 
 
 def test_detect_sorts_faces_largest_first(detector: FaceDetector, multi_face_image: tuple[bytes, list[Box]]) -> None:
-    import numpy as np
-
     gray = cv2.imdecode(np.frombuffer(multi_face_image[0], np.uint8), cv2.IMREAD_GRAYSCALE)
     areas = [box.area for box in detector.detect(gray)]
     assert len(areas) == 3 and areas == sorted(areas, reverse=True)
