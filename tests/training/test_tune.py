@@ -5,12 +5,7 @@ from pathlib import Path
 from training.config import TrainConfig
 from training.tune import read_best_epoch, to_markdown
 
-HISTORY = (
-    "epoch,accuracy,val_accuracy,val_acc_disgust\n"
-    "0,0.30,0.35,0.00\n"
-    "1,0.45,0.48,0.20\n"
-    "2,0.50,0.46,0.40\n"
-)
+HISTORY = "epoch,accuracy,val_accuracy,val_acc_disgust\n0,0.30,0.35,0.00\n1,0.45,0.48,0.20\n2,0.50,0.46,0.40\n"
 
 
 def test_read_best_epoch_picks_the_highest_val_accuracy(tmp_path: Path) -> None:
