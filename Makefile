@@ -3,11 +3,14 @@ PY_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-RUN_NAME ?= fer_cnn_v1
+BASE_RUN ?= fer_cnn_v1
+RUN_NAME ?= fer_cnn_v1_ft
 MODEL_NAME ?= fer_cnn
-MODEL_VERSION ?= 1.0.0
+MODEL_VERSION ?= 1.1.0
+# The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
+FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run test lint format clean eda prepare train tune evaluate export bench load fuzz demo
+.PHONY: install install-dev install-train serve run test lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -60,8 +63,11 @@ prepare: install-dev data/processed/fer2013.npz
 eda: prepare ## exploratory plots into results/eda/
 	$(PY) -m training.eda
 
-train: prepare ## train (override with ARGS="--epochs 5 ...")
-	$(PY) -m training.train --name $(RUN_NAME) $(ARGS)
+train: prepare ## stage 1 of the committed model, 32 epochs (override with ARGS="--epochs 5 ...")
+	$(PY) -m training.train --name $(BASE_RUN) $(ARGS)
+
+finetune: prepare ## stage 2: 15 more epochs from stage 1's last weights
+	$(PY) -m training.train --name $(RUN_NAME) --init_weights runs/$(BASE_RUN)/last.weights.h5 $(FINETUNE_ARGS) $(ARGS)
 
 tune: prepare ## learning-rate x optimizer grid on a fixed budget
 	$(PY) -m training.tune $(ARGS)

@@ -24,12 +24,12 @@ from service.detection import Box, DetectorConfig, FaceDetector
 
 FER_SAMPLE = REPO_ROOT / "tests" / "fixtures" / "fer2013"
 DEFAULT, ALT2 = "haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"
-# (cascade, max side, scale factor): the old default first, then the candidates.
+# (cascade, max side, scale factor): the two earlier defaults, the current one, then neighbours.
 VARIANTS = (
     (DEFAULT, 1280, 1.1),
     (DEFAULT, 320, 1.2),
-    (DEFAULT, 400, 1.2),
     (ALT2, 256, 1.2),
+    (DEFAULT, 256, 1.2),
     (ALT2, 288, 1.2),
     (ALT2, 320, 1.2),
     (ALT2, 400, 1.2),

@@ -111,7 +111,7 @@ def detect_table(pipeline: dict[str, Any]) -> str:
         f"OpenCV's thread pool as the service runs it ({pipeline['stages_ms']['detect']:.1f} ms of CPU on one thread). "
         f"Default: `{chosen.get('cascade', '?')}` on a copy of at most {chosen.get('max_side', '?')} px at scale step "
         f"{chosen.get('scale_factor', '?')} (`FER_DETECT_CASCADE`, `FER_DETECT_MAX_SIDE`, `FER_DETECT_SCALE_FACTOR`). "
-        "The first row is the first release's setting. Recall is measured on "
+        "The first two rows are earlier defaults. Recall is measured on "
         f"{variants[0]['planted_faces']} FER-2013 sample faces planted at 60-199 px on grey 640x480 canvases "
         "(`bench/detect_sweep.py`); FER-2013 crops are tight, so absolute recall is low for every setting and only "
         "the comparison counts.\n\n" + table(header, rows)

@@ -51,11 +51,11 @@ class Box:
 class DetectorConfig:
     """Defaults mirror :class:`service.settings.Settings` (speed vs smallest face: see there)."""
 
-    cascade: str = "haarcascade_frontalface_default.xml"
+    cascade: str = "haarcascade_frontalface_alt2.xml"
     scale_factor: float = 1.2
     min_neighbors: int = 5
     min_face: int = 40
-    max_side: int = 320
+    max_side: int = 256
     max_downscale: int = 4
 
     def search_scale(self, height: int, width: int) -> float:

@@ -140,10 +140,20 @@ def host_facts(seconds: float) -> dict:
     return {
         "wall_time_s": round(seconds),
         "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_model(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (platform.processor() is often just the architecture)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def load_classifier(run_dir: str | Path, weights: str = "best.weights.h5") -> keras.Model:

@@ -1,6 +1,6 @@
 """Stage 2b: learning-rate x optimizer grid (and a class-weight comparison) on a fixed budget.
 
-    python -m training.tune --epochs 6 --limit_train 10000   # ~40 min on 2 CPU cores
+    python -m training.tune --epochs 6 --limit_train 10000   # ~45 min on 2 CPU cores
 
 Every run uses the same proxy network (the committed architecture at half width), epochs and
 training subset, and is scored on the full PublicTest split. Shorter budgets (3 epochs on 4k
@@ -19,7 +19,7 @@ from pathlib import Path
 from training.config import TrainConfig
 from training.train import train
 
-GRID_LRS = (1e-3, 3e-3, 1e-2)
+GRID_LRS = (1e-3, 3e-3, 1e-2, 3e-2)  # spans both optimizers' usual ranges (Adam low, SGD high)
 GRID_OPTIMIZERS = ("adam", "sgd")
 CLASS_WEIGHT_MODES = ("none", "sqrt", "balanced")
 

@@ -117,18 +117,17 @@ def multi_face_image(fer_test_faces: list[Path], detector: FaceDetector) -> tupl
     """PNG of 3 FER faces upscaled to 160 px on a gray canvas, and the true box of each face.
 
     Not every FER face is found by the Haar cascade once upscaled, so the first faces that are
-    found on their own and together are used (deterministic: the sample is sorted).
+    found together are used (deterministic: the sample is sorted). Every check uses the final
+    3-slot canvas, empty slots blank, so faces are searched at the scale of the final image.
     """
-    size, margin = 160, 40
-    found_alone = (face for face in map(_upscaled_face, fer_test_faces) if _found_alone(face, detector))
+    size, margin, slots = 160, 40, 3
     chosen: list[np.ndarray] = []
-    for face in found_alone:
+    for face in map(_upscaled_face, fer_test_faces):
         candidate = [*chosen, face]
-        canvas, boxes = _compose(candidate, size, margin)
+        canvas, boxes = _compose(candidate, size, margin, slots)
         if _all_found(detector.detect(canvas), boxes):
             chosen = candidate
-        if len(chosen) == 3:
-            canvas, boxes = _compose(chosen, size, margin)
+        if len(chosen) == slots:
             return cv2.imencode(".png", canvas)[1].tobytes(), boxes
     raise AssertionError("fewer than 3 FER sample faces are found by the Haar cascade")
 
@@ -137,13 +136,8 @@ def _upscaled_face(path: Path) -> np.ndarray:
     return cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (160, 160), interpolation=cv2.INTER_CUBIC)
 
 
-def _found_alone(face: np.ndarray, detector: FaceDetector) -> bool:
-    canvas, boxes = _compose([face], face.shape[0], 40)
-    return _all_found(detector.detect(canvas), boxes)
-
-
-def _compose(faces: list[np.ndarray], size: int, margin: int) -> tuple[np.ndarray, list[Box]]:
-    canvas = np.full((size + 2 * margin, len(faces) * (size + margin) + margin), 128, np.uint8)
+def _compose(faces: list[np.ndarray], size: int, margin: int, slots: int) -> tuple[np.ndarray, list[Box]]:
+    canvas = np.full((size + 2 * margin, slots * (size + margin) + margin), 128, np.uint8)
     boxes = []
     for i, face in enumerate(faces):
         x = margin + i * (size + margin)
