@@ -1,6 +1,6 @@
 """INT8 variant of the served model: ONNX Runtime static QDQ quantization, kept only if it is as good.
 
-    python -m bench.quantize [--version 1.0.0] [--calibration-faces 300] [--max-drop 0.5]
+    python -m bench.quantize [--version 1.1.0] [--calibration-faces 300] [--max-drop 0.5]
 
 Weights are int8 per output channel, activations int8 with ranges calibrated on a few hundred
 preprocessed Training faces (never the test splits). Both models are then scored on PrivateTest

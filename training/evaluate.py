@@ -1,6 +1,6 @@
 """Stage 4: evaluate an exported ONNX model on PublicTest and PrivateTest.
 
-    python -m training.evaluate --model model_store/fer_cnn/1.0.0
+    python -m training.evaluate --model model_store/fer_cnn/1.1.0
 
 Faces go through the shared preprocessing with the parameters in the model's model.json,
 then through ONNX Runtime: exactly what the service does with a face crop. Writes

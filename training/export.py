@@ -1,6 +1,6 @@
 """Stage 3: Keras classifier -> ONNX in model_store/<name>/<version>/, with a parity check.
 
-    python -m training.export --run runs/fer_cnn_v1 --name fer_cnn --version 1.0.0
+    python -m training.export --run runs/fer_cnn_v1 --name fer_cnn --version 1.1.0
 
 Writes model.onnx and model.json (labels, input, preprocessing, training config, dataset,
 sha256, date). ``training.evaluate`` adds the metrics. The export fails when ONNX Runtime
@@ -173,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="training run folder (runs/<name>)")
     parser.add_argument("--name", default="fer_cnn")
-    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--version", default="1.1.0")
     parser.add_argument("--store", type=Path, default=Path("model_store"))
     parser.add_argument(
         "--tta",

@@ -40,7 +40,7 @@ def _isolate_from_fer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The newest committed version of fer_cnn (0.0.1 now, 1.0.0 once the real model lands)."""
+    """The newest committed version of fer_cnn (the real model, 1.1.0 now)."""
     return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
 
 
