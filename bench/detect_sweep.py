@@ -28,9 +28,9 @@ DEFAULT, ALT2 = "haarcascade_frontalface_default.xml", "haarcascade_frontalface_
 VARIANTS = (
     (DEFAULT, 1280, 1.1),
     (DEFAULT, 320, 1.2),
-    (ALT2, 256, 1.2),
-    (DEFAULT, 256, 1.2),
     (ALT2, 288, 1.2),
+    (ALT2, 256, 1.2),
+    (ALT2, 288, 1.25),
     (ALT2, 320, 1.2),
     (ALT2, 400, 1.2),
 )

@@ -55,7 +55,7 @@ class DetectorConfig:
     scale_factor: float = 1.2
     min_neighbors: int = 5
     min_face: int = 40
-    max_side: int = 256
+    max_side: int = 288
     max_downscale: int = 4
 
     def search_scale(self, height: int, width: int) -> float:

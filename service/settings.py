@@ -48,17 +48,18 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, ge=1, description="width x height limit, checked from the image header")
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
 
-    # Face detection (OpenCV Haar cascade). The alt2 cascade searching a copy of at most 256 px at
-    # scale step 1.2 detects a 640x480 frame in ~7 ms with the recall the default cascade has at
-    # 320 px (~10 ms; `make bench` compares them); faces under 24 px on that copy (60 px on
-    # 640x480) are missed. Big photos are shrunk at most 4x, so a 12 MP photo keeps faces >= 96 px.
+    # Face detection (OpenCV Haar cascade). The alt2 cascade searching a copy of at most 288 px at
+    # scale step 1.2 detects a 640x480 frame in ~9 ms with the recall the default cascade has at
+    # 320 px (~10.5 ms; `make bench` compares them; 256 px is faster but lost the demo's 71 px
+    # webcam face). Faces under 24 px on that copy (53 px on 640x480) are missed. Big photos are
+    # shrunk at most 4x, so a 12 MP photo keeps faces of 96 px and more.
     detect_cascade: str = Field(
         default="haarcascade_frontalface_alt2.xml", description="an OpenCV bundled cascade's file name, or a path"
     )
     detect_scale_factor: float = Field(default=1.2, gt=1.0)
     detect_min_neighbors: int = Field(default=5, ge=0)
     detect_min_face: int = Field(default=40, ge=1, description="smallest face side in original-image pixels")
-    detect_max_side: int = Field(default=256, ge=64, description="larger images are detected on a downscaled copy")
+    detect_max_side: int = Field(default=288, ge=64, description="larger images are detected on a downscaled copy")
     detect_max_downscale: int = Field(
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )

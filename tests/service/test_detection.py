@@ -45,6 +45,16 @@ def test_detect_keeps_mid_sized_faces_of_a_12_megapixel_photo(astronaut_path: Pa
     assert FaceDetector(DetectorConfig(max_downscale=100)).detect(photo) == []
 
 
+def test_detect_finds_a_71_px_face_in_a_640x480_webcam_frame(detector: FaceDetector, astronaut_path: Path) -> None:
+    frame = np.full((480, 640, 3), 127, np.uint8)
+    frame[48:432, 128:512] = cv2.imread(str(astronaut_path))  # the demo test's fake-webcam frame
+    i420 = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    jpeg = cv2.imencode(".jpg", i420, [cv2.IMWRITE_JPEG_QUALITY, 80])[1]
+    boxes = detector.detect(cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE))
+    face = Box(128 + ASTRONAUT_FACE.x, 48 + ASTRONAUT_FACE.y, ASTRONAUT_FACE.w, ASTRONAUT_FACE.h)
+    assert len(boxes) == 1 and boxes[0].iou(face) > 0.7
+
+
 def test_detect_ignores_faces_below_the_minimum_size(detector: FaceDetector, astronaut_path: Path) -> None:
     gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
     assert detector.detect(gray, min_face=100) == []

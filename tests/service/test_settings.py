@@ -17,7 +17,7 @@ def test_settings_defaults_match_the_documented_values() -> None:
     assert settings.max_body_bytes == 10 * 1024 * 1024
     assert settings.max_pixels == 40_000_000
     assert (settings.detect_scale_factor, settings.detect_min_neighbors, settings.detect_min_face) == (1.2, 5, 40)
-    assert (settings.detect_max_side, settings.detect_max_downscale) == (256, 4)
+    assert (settings.detect_max_side, settings.detect_max_downscale) == (288, 4)
     assert settings.detect_cascade == "haarcascade_frontalface_alt2.xml"
 
 
