@@ -87,7 +87,11 @@ def sweep(frame_gray: np.ndarray, min_neighbors: int, min_face: int, min_seconds
     cases, cores = planted_faces(), len(os.sched_getaffinity(0))
     rows = []
     for cascade, max_side, scale in VARIANTS:
-        detector = FaceDetector(DetectorConfig(cascade, scale, min_neighbors, min_face, max_side))
+        detector = FaceDetector(
+            DetectorConfig(
+                cascade=cascade, scale_factor=scale, min_neighbors=min_neighbors, min_face=min_face, max_side=max_side
+            )
+        )
         row = {
             "cascade": cascade.removeprefix("haarcascade_frontalface_").removesuffix(".xml"),
             "max_side": max_side,

@@ -99,7 +99,7 @@ def detect_table(pipeline: dict[str, Any]) -> str:
     variants, chosen = pipeline["detect_variants"], pipeline.get("detector", {})
     bands = list(variants[0]["recall_by_size"])
     rows = [
-        [v.get("cascade", "default"), v["max_side"], v["scale_factor"], v["ms"], v.get("latency_ms", "")]
+        [v["cascade"], v["max_side"], v["scale_factor"], v["ms"], v["latency_ms"]]
         + [v["faces"], f"{100 * v['recall']:.0f} %"]
         + [f"{100 * v['recall_by_size'][b]:.0f} %" for b in bands]
         + [v["false_detections"]]

@@ -1,6 +1,6 @@
 """Stage 3: Keras classifier -> ONNX in model_store/<name>/<version>/, with a parity check.
 
-    python -m training.export --run runs/fer_cnn_v1 --name fer_cnn --version 1.1.0
+    python -m training.export --run runs/fer_cnn_v1_ft --name fer_cnn --version 1.1.0
 
 Writes model.onnx and model.json (labels, input, preprocessing, training config, dataset,
 sha256, date). ``training.evaluate`` adds the metrics. The export fails when ONNX Runtime

@@ -1,6 +1,6 @@
 """Stage 2b: learning-rate x optimizer grid (and a class-weight comparison) on a fixed budget.
 
-    python -m training.tune --epochs 6 --limit_train 10000   # ~45 min on 2 CPU cores
+    python -m training.tune --epochs 6 --limit_train 10000   # ~40 min on 2 CPU cores
 
 Every run uses the same proxy network (the committed architecture at half width), epochs and
 training subset, and is scored on the full PublicTest split. Shorter budgets (3 epochs on 4k
