@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+
+from service.settings import Settings
 
 
 def resolve_cascade(name: str) -> Path:
@@ -47,16 +50,25 @@ class Box:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
 
 
+def _setting(name: str) -> Any:
+    """A default of the service settings: they are the one place detection defaults are chosen."""
+    return Settings.model_fields[f"detect_{name}"].default
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Defaults mirror :class:`service.settings.Settings` (speed vs smallest face: see there)."""
+    """The ``detect_*`` settings (speed vs smallest face: see :class:`service.settings.Settings`)."""
 
-    cascade: str = "haarcascade_frontalface_alt2.xml"
-    scale_factor: float = 1.2
-    min_neighbors: int = 5
-    min_face: int = 40
-    max_side: int = 288
-    max_downscale: int = 4
+    cascade: str = _setting("cascade")
+    scale_factor: float = _setting("scale_factor")
+    min_neighbors: int = _setting("min_neighbors")
+    min_face: int = _setting("min_face")
+    max_side: int = _setting("max_side")
+    max_downscale: int = _setting("max_downscale")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectorConfig:
+        return cls(**{f.name: getattr(settings, f"detect_{f.name}") for f in fields(cls)})
 
     def search_scale(self, height: int, width: int) -> float:
         """How much to shrink an image before the search: to ``max_side``, but never below

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
 from training.config import TrainConfig
 from training.labels import LABELS
@@ -63,10 +63,6 @@ def check_parity(model: keras.Model, onnx_path: Path, faces: np.ndarray, toleran
     if not diff < tolerance:
         raise ParityError(f"{onnx_path}: ONNX and Keras differ by {diff:.2e} (> {tolerance:.0e})")
     return diff
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extra: dict) -> dict:

@@ -15,7 +15,7 @@ def test_settings_defaults_match_the_documented_values() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert (settings.max_batch_size, settings.max_wait_ms, settings.max_queue) == (32, 5.0, 256)
     assert settings.max_body_bytes == 10 * 1024 * 1024
-    assert settings.max_pixels == 40_000_000
+    assert settings.max_pixels == 25_000_000
     assert (settings.detect_scale_factor, settings.detect_min_neighbors, settings.detect_min_face) == (1.2, 5, 40)
     assert (settings.detect_max_side, settings.detect_max_downscale) == (288, 4)
     assert settings.detect_cascade == "haarcascade_frontalface_alt2.xml"
