@@ -139,7 +139,10 @@ class ImageAnalyzer:
         header = await run_holding(
             [slot], self.executor, partial(open_image, data, self.settings.max_pixels, content_type)
         )
-        memory = await self._reserve(decoded_bytes(header, annotated))
+        width, height = header.size
+        memory = await self._reserve(
+            decoded_bytes(header, annotated) + self.recognizer.detector.working_bytes(height, width)
+        )
         try:
             located = await run_holding(
                 [slot, memory], self.executor, partial(self._locate, header, options, annotated)

@@ -29,6 +29,7 @@ from service.inference import EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
+from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
 from service.streaming import StreamSlots
 
@@ -60,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load, warm up and start the inference worker; stop it on shutdown."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
+    return_big_buffers_to_the_os()
     loaded = await asyncio.to_thread(load_model, settings)
     recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
     # Warm the batch sizes the batcher will use most: single faces and full batches.

@@ -138,13 +138,16 @@ def decode_opened(image: Image.Image, color: bool = True) -> DecodedImage:
     orientation = _orientation(image)
     if _decodes_to_gray(image, color):
         image.draft("L", image.size)  # libjpeg converts to grayscale while decoding: no RGB copy
-    try:
-        image.load()
-    except Exception as exc:  # Pillow raises OSError, SyntaxError, zlib.error, ... for broken data
-        raise ImageError(400, f"corrupt or truncated {image.format} image ({exc})") from exc
     name = SUPPORTED_FORMATS[str(image.format)]
-    pixels = _upright(_to_uint8(image, color), orientation)
-    del image
+    try:
+        try:
+            image.load()
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, zlib.error, ... for broken data
+            raise ImageError(400, f"corrupt or truncated {image.format} image ({exc})") from exc
+        pixels = _to_uint8(image, color)
+    finally:
+        image.close()  # frees the decoded pixels now, whoever still holds the Image object
+    pixels = _upright(pixels, orientation)
     gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     return DecodedImage(pixels=pixels, gray=gray, format=name)
 

@@ -44,7 +44,13 @@ def wait_until(condition: Callable[[], object], timeout: float = 30, every: floa
 
 def gauges(base_url: str) -> dict[str, float]:
     """The leak-relevant gauges, scraped from the server's own event loop."""
-    names = ("fer_event_loop_tasks", "fer_images_in_flight", "fer_queue_depth", "fer_open_streams")
+    names = (
+        "fer_event_loop_tasks",
+        "fer_images_in_flight",
+        "fer_queue_depth",
+        "fer_open_streams",
+        "fer_decode_bytes_reserved",
+    )
     lines = httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines()
     return {line.split(" ")[0]: float(line.split(" ")[1]) for line in lines if line.startswith(names)}
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 from websockets.sync.client import connect
 
@@ -190,3 +191,19 @@ def test_process_exits_non_zero_when_the_inference_worker_dies(astronaut_bytes: 
         files = {"file": ("a.png", astronaut_bytes)}
         assert httpx.post(f"{service.base_url}/predict", files=files, timeout=30).status_code == 200
         assert service.process.wait(timeout=60) == EXIT_WORKER_DIED
+
+
+def test_predict_image_answers_503_when_decode_memory_is_not_free_in_time(astronaut_bytes: bytes, gates: Gates) -> None:
+    """A big image holds the whole (small) budget while decoded; a second image waits, then gets 503."""
+    big = cv2.imencode(".png", np.zeros((3000, 3000), np.uint8))[1].tobytes()  # needs ~50 MB: over the budget
+    with serve_in_thread(decode_budget_mb=16, decode_wait_s=0.5) as (base_url, _app), ThreadPoolExecutor(1) as pool:
+        gate = gates.close("decode")
+        first = pool.submit(httpx.post, f"{base_url}/predict", files={"file": ("big.png", big)}, timeout=30)
+        wait_until(lambda: gate.waiting == 1)
+        assert gauges(base_url)["fer_decode_bytes_reserved"] == 16 * 1024 * 1024
+        refused = httpx.post(f"{base_url}/predict", files={"file": ("a.png", astronaut_bytes)}, timeout=30)
+        gates.open_all()
+        assert first.result().status_code == 200
+        assert gauges(base_url)["fer_decode_bytes_reserved"] == 0
+    assert refused.status_code == 503
+    assert "memory" in refused.json()["detail"] and refused.headers["retry-after"] == "1"
