@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from bench.common import DATA, MODEL_STORE, r3, time_call
-from bench.flops import count_macs
 from bench.model import open_session
 from bench.peer import parameters, peer_inputs, peer_metrics, peer_model
 from service.model_store import load_model_card, version_key
+from training.flops import count_macs
 
 BATCHES = (1, 32)
 

@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bench import report
-from bench.flops import count_macs
 from bench.httpload import closed_loop
+from training.flops import count_macs
 
 TINY_MACS = {"Conv": 4 * 8 * 8 * (3 * 3 * 3), "Gemm": 256 * 10, "MatMul": 10 * 5}
 
