@@ -6,7 +6,7 @@ one line on stderr and exit status 2 instead of a server traceback.
 
 from __future__ import annotations
 
-import logging
+import logging.config
 import signal
 import sys
 
@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from service.app import create_app, load_model
 from service.detection import DetectorLoadError
+from service.logs import log_config
+from service.metrics import multiprocess_metrics
 from service.model_store import ModelLoadError
 from service.settings import Settings
 
@@ -57,19 +59,24 @@ def exit_cleanly_on_sigterm() -> None:
 def main() -> None:
     settings = check_startup()
     exit_cleanly_on_sigterm()
-    level = logging.DEBUG if settings.log_level == "trace" else getattr(logging, settings.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Several workers need an import string: each process builds its own app (and model copy)
-    # from the same environment.
-    app = "service.app:create_app" if settings.workers > 1 else create_app(settings)
-    uvicorn.run(
-        app,
-        factory=settings.workers > 1,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-    )
+    logging_config = log_config(settings)
+    logging.config.dictConfig(logging_config)
+    # Set up before the workers start: they inherit the directory through the environment.
+    with multiprocess_metrics(settings.workers):
+        # Several workers need an import string: each process builds its own app (and model
+        # copy) from the same environment.
+        app = "service.app:create_app" if settings.workers > 1 else create_app(settings)
+        uvicorn.run(
+            app,
+            factory=settings.workers > 1,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=logging_config,  # applied again by uvicorn in every worker process
+            access_log=False,  # service.middleware writes access lines with duration and request id
+            timeout_graceful_shutdown=settings.graceful_shutdown_s,
+        )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from service.inference import EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
+from service.request_ids import add_request_id_middleware
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.model_info.labels(name=loaded.card.name, version=loaded.card.version).set(1)
     app.state.ready = True
     logger.info("serving model %s %s from %s", loaded.card.name, loaded.card.version, loaded.card.onnx_path.parent)
+    sampler = asyncio.create_task(metrics.sample_event_loop_tasks()) if metrics.multiprocess else None
     try:
         yield
     finally:
         app.state.ready = False
+        if sampler is not None:
+            sampler.cancel()
         await batcher.stop()
+        metrics.mark_worker_exited()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Added last = outermost: metrics see the 413s of the body limit too.
+    # Added later = further out: metrics and access lines see the 413s of the body limit too,
+    # and the request id is set before anything logs.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    add_request_id_middleware(app)
     return app

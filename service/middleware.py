@@ -1,13 +1,14 @@
-"""Pure ASGI middleware: request body size limit and per-route request metrics."""
+"""Pure ASGI middleware: request body size limit, per-route request metrics and access lines."""
 
 from __future__ import annotations
 
 import time
 
 from fastapi import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_response
+from service.logs import log_access
 from service.metrics import Metrics
 
 
@@ -45,7 +46,7 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = BodyTooLargeError(self.max_bytes).detail
-        await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+        await error_response(413, detail, {"Connection": "close"})(scope, receive, send)
 
 
 class _LimitedReceive:
@@ -76,7 +77,8 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class RequestMetricsMiddleware:
-    """Count requests and time them per route template (not raw path: bounded label values)."""
+    """Count and time requests per route template (not raw path: bounded label values), and
+    write one access line per request (inside the request id middleware, so it carries the id)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -99,9 +101,11 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            duration = time.perf_counter() - began
             endpoint = _route_template(scope, root_path)
-            self.metrics.request_duration.labels(endpoint=endpoint).observe(time.perf_counter() - began)
+            self.metrics.request_duration.labels(endpoint=endpoint).observe(duration)
             self.metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
+            log_access(scope["method"], scope["path"], status, duration)
 
 
 def _route_template(scope: Scope, original_root_path: str) -> str:

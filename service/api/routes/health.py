@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service.errors import error_response
 from service.schemas import ErrorResponse, HealthResponse, ReadinessResponse
 
 router = APIRouter(tags=["health"])
@@ -22,5 +23,5 @@ async def read_readiness(request: Request) -> ReadinessResponse | JSONResponse:
     state = request.app.state
     analyzer = getattr(state, "analyzer", None)
     if not getattr(state, "ready", False) or analyzer is None or not analyzer.batcher.running:
-        return JSONResponse({"detail": "not ready: the model is not loaded"}, status_code=503)
+        return error_response(503, "not ready: the model is not loaded")
     return ReadinessResponse(status="ready", model=analyzer.model_ref)
