@@ -84,7 +84,9 @@ def repeat_until(action: Callable[[], object], done: Callable[[], bool], timeout
         assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
 
 
-def test_metrics_with_two_workers_add_up_every_request(tmp_path: Path, astronaut_path: Path) -> None:
+def test_metrics_with_two_workers_add_up_every_request(
+    tmp_path: Path, astronaut_path: Path, report: Callable[[str], None]
+) -> None:
     photo = {"file": ("astronaut.png", astronaut_path.read_bytes(), "image/png")}
     env = {"FER_WORKERS": "2", "FER_ORT_INTRA_OP_THREADS": "1", "TMPDIR": str(tmp_path)}
     with service_process(env) as service, ThreadPoolExecutor(4) as pool:
@@ -108,7 +110,7 @@ def test_metrics_with_two_workers_add_up_every_request(tmp_path: Path, astronaut
 
         repeat_until(scrape, both_scraped, 60, "both workers answering /metrics")
         split = per_worker(metrics_dir, tmp_path / "split", PREDICT_200)
-        print(f"\n2 workers: {sent} /predict sent; per worker {split}; scrapes of the total {totals}")
+        report(f"2 workers: {sent} /predict sent; per worker {split}; /metrics totals seen {totals}")
         assert sum(split.values()) == sent and all(count > 0 for count in split.values())
         assert totals == [sent] * len(totals), "a scrape missed the other worker's requests"
         assert_killed_worker_is_forgotten(service, metrics_dir, min(split), sent)
