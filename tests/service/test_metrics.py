@@ -73,13 +73,15 @@ def scraped(service: RunningService, name: str, labels: dict[str, str] | None = 
     return 0.0
 
 
-def repeat_until(action: Callable[[], object], done: Callable[[], bool], timeout: float, what: str) -> int:
-    """Run action until done() holds (checked after each run); returns the number of runs."""
+def repeat_until(
+    action: Callable[[], object], done: Callable[[], bool], timeout: float, what: str, min_runs: int = 1
+) -> int:
+    """Run action until done() holds (checked after each run, from min_runs on); returns the number of runs."""
     deadline, runs = time.monotonic() + timeout, 0
     while True:
         action()
         runs += 1
-        if done():
+        if runs >= min_runs and done():
             return runs
         assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
 
@@ -99,7 +101,7 @@ def test_metrics_with_two_workers_add_up_every_request(
         def both_served() -> bool:
             return sum(v > 0 for v in per_worker(metrics_dir, tmp_path / "split", PREDICT_200).values()) == 2
 
-        sent = 4 * repeat_until(send_four, both_served, 60, "both workers serving /predict")
+        sent = 4 * repeat_until(send_four, both_served, 60, "both workers serving /predict", min_runs=5)
         totals: list[float] = []
 
         def scrape() -> None:
