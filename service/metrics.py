@@ -43,7 +43,10 @@ class Metrics:
     def __init__(self) -> None:
         self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry()
-        reg = self.registry
+        self._add_counters_and_histograms(self.registry)
+        self._add_gauges(self.registry)
+
+    def _add_counters_and_histograms(self, reg: CollectorRegistry) -> None:
         self.requests = Counter(
             "fer_requests", "HTTP requests by route and status", ["endpoint", "status"], registry=reg
         )
@@ -61,29 +64,20 @@ class Metrics:
         self.queue_wait = Histogram(
             "fer_queue_wait_seconds", "Time a job waits before its batch runs", buckets=LATENCY_BUCKETS, registry=reg
         )
-        # In-flight gauges add up over the live workers; an exited worker's values are dropped.
-        self.queue_depth = Gauge(
-            "fer_queue_depth", "Inference jobs waiting in the queue", registry=reg, multiprocess_mode="livesum"
-        )
-        self.images_in_flight = Gauge(
-            "fer_images_in_flight",
-            "Images being decoded, detected or classified",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self.open_streams = Gauge(
-            "fer_open_streams", "Open WebSocket streams", registry=reg, multiprocess_mode="livesum"
-        )
         self.stream_frames = Counter("fer_stream_frames", "Frames received on streams", registry=reg)
         self.stream_frames_dropped = Counter(
             "fer_stream_frames_dropped", "Stale stream frames skipped because a newer one arrived", registry=reg
         )
-        self.event_loop_tasks = Gauge(
-            "fer_event_loop_tasks",
-            "asyncio tasks alive in the server's event loop",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
+
+    def _add_gauges(self, reg: CollectorRegistry) -> None:
+        # In-flight gauges add up over the live workers; an exited worker's values are dropped.
+        def live_sum(name: str, documentation: str) -> Gauge:
+            return Gauge(name, documentation, registry=reg, multiprocess_mode="livesum")
+
+        self.queue_depth = live_sum("fer_queue_depth", "Inference jobs waiting in the queue")
+        self.images_in_flight = live_sum("fer_images_in_flight", "Images being decoded, detected or classified")
+        self.open_streams = live_sum("fer_open_streams", "Open WebSocket streams")
+        self.event_loop_tasks = live_sum("fer_event_loop_tasks", "asyncio tasks alive in the server's event loop")
         # A task leak (e.g. from clients that vanish mid-request) shows as growth. One process reads
         # it at scrape time; workers cannot (the scrape runs in one of them): see sample_event_loop_tasks.
         if self.multiprocess_dir is None:
