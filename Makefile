@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run test lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -40,8 +40,14 @@ $(VENV)/.demo: $(VENV)/.base
 demo: $(VENV)/.demo ## Gradio demo (webcam, confidence bars, batch upload) on 127.0.0.1:7860
 	$(PY) -m service.demo_gradio
 
-test: install-dev ## the test suite
+test: install-dev ## the test suite (with the real image and the replicas: needs podman, debootstrap, haproxy)
 	$(PY) -m pytest -q
+
+test-fast: install-dev ## the test suite without the container-marked tests (image build, replicas)
+	$(PY) -m pytest -q -m "not container"
+
+replicas: install ## 3 replicas behind HAProxy on :8000, Prometheus on :9090 (deploy/local/run.sh)
+	PY=$(PY) deploy/local/run.sh
 
 lint: install-dev ## ruff (lint + format check) and mypy on service/
 	$(PY) -m ruff check service training tests bench

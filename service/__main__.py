@@ -6,7 +6,7 @@ one line on stderr and exit status 2 instead of a server traceback.
 
 from __future__ import annotations
 
-import logging
+import logging.config
 import signal
 import sys
 
@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from service.app import create_app, load_model
 from service.detection import DetectorLoadError
+from service.logs import log_config
+from service.metrics import multiprocess_metrics
 from service.model_store import ModelLoadError
 from service.server import uvicorn_options
 from service.settings import Settings
@@ -67,20 +69,24 @@ def exit_on_sigterm(app: FastAPI | None) -> None:
 
 def main() -> None:
     settings = check_startup()
-    level = logging.DEBUG if settings.log_level == "trace" else getattr(logging, settings.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Several workers need an import string: each process builds its own app (and model copy)
-    # from the same environment.
-    app = create_app(settings) if settings.workers == 1 else None
-    exit_on_sigterm(app)
-    uvicorn.run(
-        app or "service.app:create_app",
-        factory=app is None,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        **uvicorn_options(settings),
-    )
+    # Set up before the workers start: they inherit the directory through the environment.
+    logging_config = log_config(settings)
+    logging.config.dictConfig(logging_config)
+    with multiprocess_metrics(settings.workers):
+        # Several workers need an import string: each process builds its own app (and model
+        # copy) from the same environment.
+        app = create_app(settings) if settings.workers == 1 else None
+        exit_on_sigterm(app)
+        uvicorn.run(
+            app or "service.app:create_app",
+            factory=app is None,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            **uvicorn_options(settings),
+            log_config=logging_config,  # applied again by uvicorn in every worker process
+            access_log=False,  # service.middleware writes access lines with duration and request id
+        )
 
 
 if __name__ == "__main__":

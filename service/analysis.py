@@ -106,8 +106,7 @@ class ImageAnalyzer:
         self.batcher = batcher
         self.in_flight = in_flight
         self.settings = settings
-        self.budget = ByteBudget(settings.decode_budget_bytes)
-        metrics.decode_bytes_reserved.set_function(lambda: self.budget.used)
+        self.budget = ByteBudget(settings.decode_budget_bytes, on_change=metrics.decode_bytes_reserved.set)
         self.executor = executor
         self.model_ref = ModelRef(name=recognizer.model.name, version=recognizer.model.version)
 

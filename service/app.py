@@ -29,6 +29,7 @@ from service.inference import EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
+from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
 from service.streaming import StreamSlots
@@ -81,12 +82,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.model_info.labels(name=loaded.card.name, version=loaded.card.version).set(1)
     app.state.ready = True
     logger.info("serving model %s %s", loaded.card.name, loaded.card.version)
+    sampler = asyncio.create_task(metrics.sample_event_loop_tasks()) if metrics.multiprocess else None
     try:
         yield
     finally:
         app.state.ready = False
+        if sampler is not None:
+            sampler.cancel()
         await batcher.stop()
         await asyncio.to_thread(pipeline.shutdown, wait=True, cancel_futures=True)
+        metrics.mark_worker_exited()
 
 
 def _on_worker_death(app: FastAPI, cause: BaseException) -> None:
@@ -116,7 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Added last = outermost: metrics see the 413s of the body limit too.
+    # Added later = further out: metrics and access lines see the 413s and 408s of the body
+    # limits too, and the request id is set before anything logs.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    add_request_id_middleware(app)
     return app

@@ -1,17 +1,30 @@
-"""Every error leaves as JSON ``{"detail": "<one readable sentence>"}`` with a fitting status."""
+"""Every error leaves as JSON ``{"detail": "<one readable sentence>", "request_id": "<id>"}``.
+
+The request id is the one in the ``X-Request-ID`` response header: a client reporting a failed
+request can quote it, and it finds the server's log lines of that request.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
+from service.request_ids import REQUEST_ID_HEADER, current_request_id
 
 logger = logging.getLogger(__name__)
+
+
+def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The service's one error body, with the current request's id."""
+    body = {"detail": detail, "request_id": current_request_id()}
+    return JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -25,18 +38,23 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": describe_validation_error(exc)}, status_code=422)
+    return error_response(422, describe_validation_error(exc))
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """404, 405, the body limit's 413 and the not-loaded 503: FastAPI's answer plus the request id."""
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), exc.headers)
 
 
 async def handle_image_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ImageError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    return error_response(exc.status_code, exc.detail)
 
 
 async def handle_queue_full(request: Request, exc: Exception) -> JSONResponse:
     retry_after = request.app.state.settings.retry_after_s
-    detail = f"server busy: {exc}; retry in {retry_after} s"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(retry_after)})
+    return error_response(503, f"server busy: {exc}; retry in {retry_after} s", {"Retry-After": str(retry_after)})
 
 
 async def handle_worker_stopped(request: Request, exc: Exception) -> JSONResponse:
@@ -46,13 +64,16 @@ async def handle_worker_stopped(request: Request, exc: Exception) -> JSONRespons
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # Logged with its traceback for operators; the client gets no internals.
+    # Logged with its traceback for operators; the client gets no internals. Starlette sends
+    # this answer outside every middleware, so the request id header is added here.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    request_id = current_request_id()
+    return error_response(500, "internal server error", {REQUEST_ID_HEADER: request_id} if request_id else None)
 
 
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(ImageError, handle_image_error)
     app.add_exception_handler(QueueFullError, handle_queue_full)
     app.add_exception_handler(WorkerStoppedError, handle_worker_stopped)

@@ -69,16 +69,26 @@ class ByteBudget:
     so the budget bounds memory without making any allowed image impossible.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, on_change: Callable[[int], None] | None = None) -> None:
         self.capacity = capacity
-        self.used = 0
+        self._used = 0
+        self._on_change = on_change  # e.g. a gauge's set: told the bytes in use after every change
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    def _add(self, amount: int) -> None:
+        self._used += amount
+        if self._on_change is not None:
+            self._on_change(self._used)
 
     async def reserve(self, amount: int, timeout: float) -> Lease:
         """A lease on ``amount`` bytes; raises :class:`BudgetTimeoutError` after ``timeout`` seconds."""
         amount = min(amount, self.capacity)
         if not self._waiters and self.used + amount <= self.capacity:
-            self.used += amount
+            self._add(amount)
         else:
             await self._wait(amount, timeout)
         return Lease(lambda: self._give_back(amount))
@@ -105,11 +115,11 @@ class ByteBudget:
         self._grant_waiting()  # a big request leaving may let smaller ones in
 
     def _give_back(self, amount: int) -> None:
-        self.used -= amount
+        self._add(-amount)
         self._grant_waiting()
 
     def _grant_waiting(self) -> None:
         while self._waiters and self.used + self._waiters[0][0] <= self.capacity:
             amount, granted = self._waiters.popleft()
-            self.used += amount
+            self._add(amount)
             granted.set_result(None)

@@ -1,15 +1,34 @@
 """Prometheus metrics, one registry per app so that tests can build several apps side by side.
 
 The names are a contract with the Grafana dashboard: change them only together with it.
+
+With several uvicorn workers (``FER_WORKERS > 1``) each worker is a process with its own
+counters, and a scrape reaches only one of them. prometheus-client's multiprocess mode fixes
+that: ``python -m service`` gives every start a fresh directory in ``PROMETHEUS_MULTIPROC_DIR``
+(the variable prometheus-client itself reads when it is imported, so it is set before the
+workers start), each worker writes its values to files there, and ``/metrics`` merges the
+files of all workers: counters and histograms add up, gauges follow their ``multiprocess_mode``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Files of live-only gauges, named by the pid of the worker that wrote them.
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
 
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 # Requests take milliseconds to a few seconds on CPU; the default buckets stop at 10 s.
@@ -22,8 +41,12 @@ class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
+        self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry()
-        reg = self.registry
+        self._add_counters_and_histograms(self.registry)
+        self._add_gauges(self.registry)
+
+    def _add_counters_and_histograms(self, reg: CollectorRegistry) -> None:
         self.requests = Counter(
             "fer_requests", "HTTP requests by route and status", ["endpoint", "status"], registry=reg
         )
@@ -41,30 +64,106 @@ class Metrics:
         self.queue_wait = Histogram(
             "fer_queue_wait_seconds", "Time a job waits before its batch runs", buckets=LATENCY_BUCKETS, registry=reg
         )
-        self.queue_depth = Gauge("fer_queue_depth", "Inference jobs waiting in the queue", registry=reg)
-        self.images_in_flight = Gauge(
-            "fer_images_in_flight", "Images being decoded, detected or classified", registry=reg
-        )
-        self.decode_bytes_reserved = Gauge(
-            "fer_decode_bytes_reserved", "Memory reserved for decoding images (FER_DECODE_BUDGET_MB)", registry=reg
-        )
-        self.open_streams = Gauge("fer_open_streams", "Open WebSocket streams", registry=reg)
         self.stream_frames = Counter("fer_stream_frames", "Frames received on streams", registry=reg)
         self.stream_frames_dropped = Counter(
             "fer_stream_frames_dropped", "Stale stream frames skipped because a newer one arrived", registry=reg
         )
-        self.event_loop_tasks = Gauge(
-            "fer_event_loop_tasks", "asyncio tasks alive in the server's event loop", registry=reg
+
+    def _add_gauges(self, reg: CollectorRegistry) -> None:
+        # In-flight gauges add up over the live workers; an exited worker's values are dropped.
+        def live_sum(name: str, documentation: str) -> Gauge:
+            return Gauge(name, documentation, registry=reg, multiprocess_mode="livesum")
+
+        self.queue_depth = live_sum("fer_queue_depth", "Inference jobs waiting in the queue")
+        self.images_in_flight = live_sum("fer_images_in_flight", "Images being decoded, detected or classified")
+        self.open_streams = live_sum("fer_open_streams", "Open WebSocket streams")
+        self.decode_bytes_reserved = live_sum(
+            "fer_decode_bytes_reserved", "Memory reserved for decoding images (FER_DECODE_BUDGET_MB)"
         )
-        # Read at scrape time: a task leak (e.g. from clients that vanish mid-request) shows as growth.
-        self.event_loop_tasks.set_function(_count_event_loop_tasks)
+        self.event_loop_tasks = live_sum("fer_event_loop_tasks", "asyncio tasks alive in the server's event loop")
+        # A task leak (e.g. from clients that vanish mid-request) shows as growth. One process reads
+        # it at scrape time; workers cannot (the scrape runs in one of them): see sample_event_loop_tasks.
+        if self.multiprocess_dir is None:
+            self.event_loop_tasks.set_function(_count_event_loop_tasks)
+        # Every worker serves the same model: the maximum over live workers is 1 per model.
         self.model_info = Gauge(
-            "fer_model_info", "The served model (value is always 1)", ["name", "version"], registry=reg
+            "fer_model_info",
+            "The served model (value is always 1)",
+            ["name", "version"],
+            registry=reg,
+            multiprocess_mode="livemax",
         )
 
+    @property
+    def multiprocess(self) -> bool:
+        return self.multiprocess_dir is not None
+
     def render(self) -> bytes:
-        """The Prometheus text exposition of this app's registry."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition: this app's registry, or the merged files of all workers."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        forget_exited_workers(self.multiprocess_dir)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=str(self.multiprocess_dir))
+        return generate_latest(merged)
+
+    async def sample_event_loop_tasks(self, interval_s: float = 1.0) -> None:
+        """In multiprocess mode, record this worker's task count every interval until cancelled."""
+        while True:
+            self.event_loop_tasks.set(_count_event_loop_tasks())
+            await asyncio.sleep(interval_s)
+
+    def mark_worker_exited(self) -> None:
+        """Drop this worker's live gauges when it stops (its counters stay in the totals)."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), str(self.multiprocess_dir))
+
+
+def multiprocess_dir() -> Path | None:
+    """The directory of prometheus-client's multiprocess mode, if it is on in this process."""
+    value = os.environ.get(MULTIPROCESS_ENV)
+    return Path(value) if value else None
+
+
+@contextlib.contextmanager
+def multiprocess_metrics(workers: int) -> Iterator[Path | None]:
+    """With several workers, a fresh multiprocess directory for this start, removed at exit.
+
+    Fresh, because files left by an earlier start would add its counts to this one's.
+    """
+    if workers == 1:
+        yield None
+        return
+    path = Path(tempfile.mkdtemp(prefix="fer-metrics-"))
+    os.environ[MULTIPROCESS_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def forget_exited_workers(path: Path) -> list[int]:
+    """Mark dead the workers whose live gauges are on disk but whose process is gone.
+
+    A worker that stops cleanly marks itself (:meth:`Metrics.mark_worker_exited`); one that was
+    killed or crashed cannot, and uvicorn starts a replacement with a new pid.
+    """
+    pids = {int(m.group(1)) for f in path.iterdir() if (m := _LIVE_GAUGE_FILE.fullmatch(f.name))}
+    exited = sorted(pid for pid in pids if not _process_exists(pid))
+    for pid in exited:
+        mark_process_dead(pid, str(path))
+    return exited
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _count_event_loop_tasks() -> float:

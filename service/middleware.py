@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request body size and time limits, and per-route request metrics."""
+"""Pure ASGI middleware: request body size and time limits, per-route request metrics and access lines."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import time
 
 from fastapi import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_response
+from service.logs import log_access
 from service.metrics import Metrics
 
 
@@ -55,10 +56,7 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, error: HTTPException | None = None) -> None:
         error = error or BodyTooLargeError(self.max_bytes)
-        response = JSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers={"Connection": "close"}
-        )
-        await response(scope, receive, send)
+        await error_response(error.status_code, error.detail, {"Connection": "close"})(scope, receive, send)
 
 
 class _LimitedReceive:
@@ -101,7 +99,8 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class RequestMetricsMiddleware:
-    """Count requests and time them per route template (not raw path: bounded label values)."""
+    """Count and time requests per route template (not raw path: bounded label values), and
+    write one access line per request (inside the request id middleware, so it carries the id)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -124,9 +123,11 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            duration = time.perf_counter() - began
             endpoint = _route_template(scope, root_path)
-            self.metrics.request_duration.labels(endpoint=endpoint).observe(time.perf_counter() - began)
+            self.metrics.request_duration.labels(endpoint=endpoint).observe(duration)
             self.metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
+            log_access(scope["method"], scope["path"], status, duration)
 
 
 def _route_template(scope: Scope, original_root_path: str) -> str:

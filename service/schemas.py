@@ -90,6 +90,11 @@ class BatchResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str = Field(examples=["not a recognised image: the file is corrupt or not an image"])
+    request_id: str | None = Field(
+        default=None,
+        description="the X-Request-ID of the request (also in the response header and the server's log lines)",
+        examples=["3f2b9c0e5d1a4c7b8e6f0a1b2c3d4e5f"],
+    )
 
 
 class HealthResponse(BaseModel):

@@ -82,6 +82,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws": "websockets-sansio",  # the websockets library: frame sizes checked from the header
         "ws_max_size": settings.max_body_bytes,  # a stream frame may be as large as an upload, no larger
         "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_s,
         "log_level": settings.log_level,
     }
 

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes, each with its own model copy")
     log_level: LogLevel = "info"
+    log_format: LogFormat = Field(
+        default="text", description="text: one readable line per record; json: one JSON object per line"
+    )
+    # Kubernetes sends SIGTERM, then SIGKILL after terminationGracePeriodSeconds: finish requests
+    # and close streams before that (deploy/k8s keeps the grace period above this plus preStop).
+    graceful_shutdown_s: int = Field(
+        default=20, ge=1, description="after SIGTERM, how long requests and streams in flight may take to finish"
+    )
 
     # ONNX Runtime (0 lets ONNX Runtime choose)
     ort_intra_op_threads: int = Field(default=0, ge=0)
@@ -87,9 +96,9 @@ class Settings(BaseSettings):
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
     )
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lowercase_log_level(cls, value: object) -> object:
+    def _lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
     @property

@@ -40,9 +40,12 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def binary(name: str, hint: str) -> str:
-    """Path of a required executable, next to the interpreter first (pip console scripts)."""
+    """Path of a required executable, next to the interpreter first (pip console scripts).
+
+    A missing tool fails the test rather than skipping it: .ci/run installs every one of them,
+    so a skip would only hide a check that did not run."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        pytest.skip(f"{name} not installed: {hint}")
+        pytest.fail(f"{name} not installed: {hint}")
     return found

@@ -1,5 +1,6 @@
 """``python -m service``: one-line errors and a non-zero exit for bad setups; serves otherwise."""
 
+import json
 import os
 import shutil
 import socket
@@ -9,6 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bench.common import BUILD
+from bench.server import service_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +74,22 @@ def wait_for_ready(base_url: str, process: subprocess.Popen[bytes], timeout: flo
             pass
         time.sleep(0.2)
     return False
+
+
+def test_main_logs_each_request_with_the_id_it_returns(astronaut_path: Path) -> None:
+    """FER_LOG_FORMAT=json: the access line of a request carries the id of its X-Request-ID header."""
+    env = {"FER_LOG_FORMAT": "json", "FER_LOG_LEVEL": "info", "FER_ORT_INTRA_OP_THREADS": "1"}
+    with service_process(env) as service:
+        photo = {"file": ("astronaut.png", astronaut_path.read_bytes(), "image/png")}
+        ok = httpx.post(f"{service.base_url}/predict", files=photo, headers={"X-Request-ID": "client-ok-1"}, timeout=60)
+        bad = httpx.post(f"{service.base_url}/predict", files={"file": ("x.png", b"not an image")}, timeout=60)
+        log = BUILD / f"server-{service.port}.log"
+    assert ok.status_code == 200 and ok.headers["X-Request-ID"] == "client-ok-1"
+    generated = bad.headers["X-Request-ID"]
+    assert bad.status_code == 415 and bad.json()["request_id"] == generated
+    records = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
+    access = {r["request_id"]: r for r in records if r["logger"] == "fer.access"}
+    fields = ("method", "path", "status")
+    assert [access["client-ok-1"][f] for f in fields] == ["POST", "/predict", 200]
+    assert [access[generated][f] for f in fields] == ["POST", "/predict", 415]
+    assert access["client-ok-1"]["duration_ms"] > 0

@@ -20,6 +20,7 @@ def test_settings_defaults_match_the_documented_values() -> None:
     assert (settings.detect_scale_factor, settings.detect_min_neighbors, settings.detect_min_face) == (1.2, 5, 40)
     assert (settings.detect_max_side, settings.detect_max_downscale) == (288, 4)
     assert settings.detect_cascade == "haarcascade_frontalface_alt2.xml"
+    assert (settings.log_format, settings.graceful_shutdown_s) == ("text", 20)
 
 
 def test_settings_read_fer_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,15 +28,24 @@ def test_settings_read_fer_environment_variables(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FER_MAX_BATCH_SIZE", "8")
     monkeypatch.setenv("FER_MODEL_VERSION", "0.0.1")
     monkeypatch.setenv("FER_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("FER_LOG_FORMAT", "JSON")
+    monkeypatch.setenv("FER_GRACEFUL_SHUTDOWN_S", "5")
     settings = Settings()
     assert (settings.port, settings.max_batch_size, settings.model_version) == (9001, 8, "0.0.1")
-    assert settings.log_level == "debug"
+    assert (settings.log_level, settings.log_format, settings.graceful_shutdown_s) == ("debug", "json", 5)
     assert settings.max_wait_s == pytest.approx(0.005)
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("FER_PORT", "abc"), ("FER_PORT", "70000"), ("FER_MAX_BATCH_SIZE", "0"), ("FER_DETECT_SCALE_FACTOR", "1.0")],
+    [
+        ("FER_PORT", "abc"),
+        ("FER_PORT", "70000"),
+        ("FER_MAX_BATCH_SIZE", "0"),
+        ("FER_DETECT_SCALE_FACTOR", "1.0"),
+        ("FER_LOG_FORMAT", "xml"),
+        ("FER_GRACEFUL_SHUTDOWN_S", "0"),
+    ],
 )
 def test_settings_reject_invalid_values(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

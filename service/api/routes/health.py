@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service.errors import error_response
 from service.schemas import ErrorResponse, HealthResponse, ReadinessResponse
 
 router = APIRouter(tags=["health"])
@@ -24,5 +25,5 @@ async def read_readiness(request: Request) -> ReadinessResponse | JSONResponse:
     if getattr(state, "fatal_error", None):
         return JSONResponse({"detail": "not ready: the inference worker died; restarting"}, status_code=503)
     if not getattr(state, "ready", False) or analyzer is None or not analyzer.batcher.running:
-        return JSONResponse({"detail": "not ready: the model is not loaded"}, status_code=503)
+        return error_response(503, "not ready: the model is not loaded")
     return ReadinessResponse(status="ready", model=analyzer.model_ref)
