@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from service.batching import MicroBatcher, QueueFullError
 from service.decoding import DecodedImage, decode_image
@@ -74,12 +78,25 @@ class ImageAnalyzer:
         self, data: bytes, content_type: str | None = None, options: DetectOptions | None = None
     ) -> ImageAnalysis:
         """Raises ImageError (400/413/415) for unusable bytes and QueueFullError when overloaded."""
+        with self._in_flight_slot():
+            return await self._analyse(data, content_type, options)
+
+    async def recognise(self, gray: np.ndarray, options: DetectOptions | None = None) -> Recognition:
+        """An already decoded grayscale image (a video frame) through the same detection, batches and limit."""
+        with self._in_flight_slot():
+            recognition = await self.recognizer.predict_async(gray, self.batcher, options)
+        self._count(recognition.faces)
+        return recognition
+
+    @contextmanager
+    def _in_flight_slot(self) -> Iterator[None]:
+        """Count one image in the pipeline, or raise QueueFullError (503) at once when it is full."""
         if self.in_flight >= self.max_in_flight:
             raise QueueFullError(f"{self.in_flight} images are already being analysed")
         self.in_flight += 1
         self.metrics.images_in_flight.set(self.in_flight)
         try:
-            return await self._analyse(data, content_type, options)
+            yield
         finally:
             self.in_flight -= 1
             self.metrics.images_in_flight.set(self.in_flight)

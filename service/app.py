@@ -19,13 +19,15 @@ from fastapi.staticfiles import StaticFiles
 from service.analysis import ImageAnalyzer
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
+from service.api.routes.video import VIDEO_PATH
 from service.detection import DetectorConfig, FaceDetector
 from service.errors import register_error_handlers
 from service.inference import EmotionRecognizer
 from service.metrics import Metrics
-from service.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
+from service.middleware import PathBodySizeLimits, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
 from service.settings import Settings
+from service.video.pipeline import VideoJobs
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.ready = False
+    app.state.video_jobs = VideoJobs(settings.max_video_jobs)
     register_error_handlers(app)
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Added last = outermost: metrics see the 413s of the body limit too.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    video_limit = {VIDEO_PATH: settings.max_video_bytes}
+    app.add_middleware(PathBodySizeLimits, max_bytes=settings.max_body_bytes, path_limits=video_limit)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     return app

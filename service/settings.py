@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
 
+    # Video uploads (POST /predict/video). A video costs the CPU about 15 ms per analysed frame
+    # and its decoding, so each limit bounds what one upload can take.
+    max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="video upload limit (bytes)")
+    max_video_duration_s: float = Field(default=120.0, gt=0, description="longest video accepted (seconds)")
+    max_video_frames: int = Field(default=7200, ge=1, description="most frames decoded per video, sampled or not")
+    max_video_faces: int = Field(default=8, ge=1, description="most faces analysed per video frame (the largest)")
+    max_video_jobs: int = Field(default=2, ge=1, description="videos analysed at once before uploads get 503")
+
     # Streaming
     stream_smoothing_alpha: float = Field(
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"

@@ -12,6 +12,7 @@ from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.model_store import ModelCard
 from service.settings import Settings
+from service.video.pipeline import VideoJobs
 
 # HTTPConnection rather than Request: the same dependencies serve the WebSocket route.
 
@@ -37,6 +38,11 @@ def get_model(connection: HTTPConnection) -> ModelCard:
     return get_analyzer(connection).recognizer.model
 
 
+def get_video_jobs(connection: HTTPConnection) -> VideoJobs:
+    jobs: VideoJobs = connection.app.state.video_jobs
+    return jobs
+
+
 def get_detect_options(
     max_faces: Annotated[int | None, Query(ge=1, le=1000, description="keep at most this many (largest) faces")] = None,
     min_face_size: Annotated[
@@ -54,3 +60,4 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnalyzerDep = Annotated[ImageAnalyzer, Depends(get_analyzer)]
 ModelDep = Annotated[ModelCard, Depends(get_model)]
 DetectOptionsDep = Annotated[DetectOptions, Depends(get_detect_options)]
+VideoJobsDep = Annotated[VideoJobs, Depends(get_video_jobs)]
