@@ -45,11 +45,13 @@ async def analyse_video(
         sampled += 1
         if on_frame is not None:
             on_frame(frame, frame_rows)
-    if reader.truncated and not allow_truncated:
+    timeline = VideoTimeline(
+        reader.info, tuple(analyzer.recognizer.labels), reader.every, sampled, reader.decoded, rows
+    )
+    if timeline.truncated and not allow_truncated:
         declared, decoded = reader.info.frame_count, reader.decoded
         raise VideoError(400, f"truncated video: its header declares {declared} frames, only {decoded} could be read")
-    labels = tuple(analyzer.recognizer.labels)
-    return VideoTimeline(reader.info, labels, reader.every, sampled, reader.decoded, rows)
+    return timeline
 
 
 async def _recognised_frames(

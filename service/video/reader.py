@@ -69,6 +69,11 @@ class SampledFrame:
         return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
 
 
+def is_truncated(info: VideoInfo, decoded: int) -> bool:
+    """Whether ``decoded`` frames fall well short of the frame count the container declares."""
+    return info.frame_count - decoded > MISSING_FRAMES_TOLERATED
+
+
 def sniff_container(head: bytes) -> str | None:
     """The container named by a file's first 12 bytes, if it is one this service reads."""
     if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide"):
@@ -127,7 +132,7 @@ class VideoReader:
     @property
     def truncated(self) -> bool:
         """After :meth:`frames`: whether decoding stopped well short of the declared length."""
-        return self.info.frame_count - self.decoded > MISSING_FRAMES_TOLERATED
+        return is_truncated(self.info, self.decoded)
 
     def frames(self) -> Iterator[SampledFrame]:
         """Decode every frame, yield every ``every``-th one (the first is frame 0)."""

@@ -1,53 +1,96 @@
 """Clips with known expressions: face images pasted into frames in a planned order.
 
 The tests plant FER-2013 faces that the committed model classifies confidently and check that
-the timeline follows them; the README's timeline plot is a run on such a clip.
+the timeline follows them; the README's timeline plot is a run on such a clip. Each person has
+a column of the frame; faces sway a few pixels from frame to frame, so tracking has motion to
+follow.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from service.inference import EmotionRecognizer
 from service.video.writer import write_video
 
 BACKGROUND = 128  # mid-gray: no edges for the face detector to take for a face
+SWAY_PX = 4
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int = 320
+    height: int = 160
+    face_side: int = 128  # FER-2013's 48 px faces, upscaled
+    fps: float = 10.0
 
 
 @dataclass(frozen=True)
 class Scene:
-    """``frames`` frames showing one grayscale face per person, left to right."""
+    """``frames`` frames showing one grayscale face per person (column), left to right; None leaves a column empty."""
 
-    faces: Sequence[np.ndarray]
+    faces: Sequence[np.ndarray | None]
     frames: int
 
 
-def compose_frame(faces: Sequence[np.ndarray], width: int, height: int, face_side: int, drift: int = 0) -> np.ndarray:
-    """A BGR frame with each face scaled to ``face_side`` and centred in its column, shifted by ``drift``."""
-    canvas = np.full((height, width), BACKGROUND, np.uint8)
-    column = width // len(faces)
-    if column < face_side + 2 * abs(drift) or height < face_side:
-        raise ValueError(f"{len(faces)} faces of {face_side} px do not fit a {width}x{height} frame")
+def compose_frame(faces: Sequence[np.ndarray | None], layout: Layout, sway: int = 0) -> np.ndarray:
+    """A BGR frame with each face scaled to the layout's side, centred in its column and shifted by ``sway``."""
+    canvas = np.full((layout.height, layout.width), BACKGROUND, np.uint8)
+    column = layout.width // len(faces)
+    side = layout.face_side
+    if column < side + 2 * SWAY_PX or layout.height < side:
+        raise ValueError(f"{len(faces)} faces of {side} px do not fit a {layout.width}x{layout.height} frame")
     for i, face in enumerate(faces):
-        scaled = cv2.resize(face, (face_side, face_side), interpolation=cv2.INTER_CUBIC)
-        x = i * column + (column - face_side) // 2 + drift
-        y = (height - face_side) // 2
-        canvas[y : y + face_side, x : x + face_side] = scaled
+        if face is not None:
+            x, y = i * column + (column - side) // 2 + sway, (layout.height - side) // 2
+            canvas[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
     return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
 
 
-def write_clip(
-    path: Path, scenes: Sequence[Scene], fps: float = 10.0, width: int = 320, height: int = 240, face_side: int = 128
-) -> Path:
-    """Write the scenes one after another; faces sway a few pixels so tracking has motion to follow."""
-    frames: list[np.ndarray] = []
-    for scene in scenes:
-        for _ in range(scene.frames):
-            drift = round(4 * math.sin(len(frames) / 3))
-            frames.append(compose_frame(scene.faces, width, height, face_side, drift))
-    return write_video(path, frames, fps)
+def scene_frames(scene: Scene, layout: Layout) -> list[np.ndarray]:
+    return [compose_frame(scene.faces, layout, round(SWAY_PX * math.sin(i / 2))) for i in range(scene.frames)]
+
+
+def write_clip(path: Path, scenes: Sequence[Scene], layout: Layout | None = None) -> Path:
+    """Write the scenes one after another (codec by suffix: .mp4, .webm, .avi)."""
+    layout = layout or Layout()
+    return write_video(path, [frame for scene in scenes for frame in scene_frames(scene, layout)], layout.fps)
+
+
+def plantable(
+    recognizer: EmotionRecognizer, scene: Scene, column: int, label: str, layout: Layout, min_confidence: float
+) -> bool:
+    """Whether, in every frame of ``scene``, the model finds one face per person and calls the face in
+    ``column`` ``label`` with at least ``min_confidence``."""
+    people = sum(face is not None for face in scene.faces)
+    width = layout.width // len(scene.faces)
+    for frame in scene_frames(scene, layout):
+        faces = recognizer.predict(frame)
+        mine = [f for f in faces if (f.box.x + f.box.w // 2) // width == column]
+        if len(faces) != people or len(mine) != 1 or mine[0].emotion != label or mine[0].confidence < min_confidence:
+            return False
+    return True
+
+
+def first_plantable(
+    recognizer: EmotionRecognizer,
+    candidates: Iterable[np.ndarray],
+    others: Sequence[np.ndarray | None],
+    column: int,
+    label: str,
+    layout: Layout,
+    frames: int = 8,
+    min_confidence: float = 0.7,
+) -> np.ndarray | None:
+    """The first candidate face that is :func:`plantable` in ``column`` beside the ``others``."""
+    for face in candidates:
+        faces = [*others[:column], face, *others[column + 1 :]]
+        if plantable(recognizer, Scene(faces, frames), column, label, layout, min_confidence):
+            return face
+    return None

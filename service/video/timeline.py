@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from service.detection import Box
 from service.inference import FacePrediction
-from service.video.reader import SampledFrame, VideoInfo
+from service.video.reader import SampledFrame, VideoInfo, is_truncated
 
 ID_COLUMNS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence")
 
@@ -62,6 +62,10 @@ class VideoTimeline:
     sampled_frames: int
     decoded_frames: int
     rows: list[TimelineRow]
+
+    @property
+    def truncated(self) -> bool:
+        return is_truncated(self.info, self.decoded_frames)
 
     def to_csv(self) -> str:
         """The rows as CSV: identity columns, then one probability column per label in model order."""
