@@ -9,7 +9,7 @@ follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +94,28 @@ def first_plantable(
         if plantable(recognizer, Scene(faces, frames), column, label, layout, min_confidence):
             return face
     return None
+
+
+def write_planted_clip(
+    path: Path,
+    recognizer: EmotionRecognizer,
+    candidates: Mapping[str, Sequence[np.ndarray]],
+    planted: Sequence[str],
+    steady: str,
+    layout: Layout | None = None,
+    scene_frames: int = 8,
+) -> Path:
+    """Two people: the left one shows ``planted`` expressions in order, one scene each; the right one
+    keeps ``steady``. Faces are the first candidates of each label that are :func:`plantable`;
+    LookupError names a label none of whose candidates is."""
+    layout = layout or Layout()
+    right = first_plantable(recognizer, candidates[steady], [None, None], 1, steady, layout, scene_frames)
+    if right is None:
+        raise LookupError(f"no {steady} face is found and classified confidently")
+    scenes = []
+    for label in planted:
+        left = first_plantable(recognizer, candidates[label], [None, right], 0, label, layout, scene_frames)
+        if left is None:
+            raise LookupError(f"no {label} face is found and classified confidently beside the {steady} one")
+        scenes.append(Scene([left, right], scene_frames))
+    return write_clip(path, scenes, layout)

@@ -21,7 +21,7 @@ from service.inference import EmotionRecognizer
 from service.model_store import resolve_model_dir
 from service.settings import Settings
 from service.testing import serve_in_thread
-from service.video.synthetic import Layout, Scene, first_plantable, write_clip
+from service.video.synthetic import Layout, write_planted_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"
@@ -187,25 +187,25 @@ class PlantedClip:
     scene_frames: int = SCENE_FRAMES
 
 
-def _sample_faces(label: str) -> list[np.ndarray]:
-    paths = sorted(FER_SAMPLE.glob(f"test/{label}/*Test_*.jpg"))
-    assert paths, f"no FER-2013 sample faces for {label} under {FER_SAMPLE}"
-    return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+def sample_faces(labels: tuple[str, ...]) -> dict[str, list[np.ndarray]]:
+    """The committed FER-2013 test faces of each label, sorted by file name."""
+    faces = {}
+    for label in labels:
+        paths = sorted(FER_SAMPLE.glob(f"test/{label}/*Test_*.jpg"))
+        assert paths, f"no FER-2013 sample faces for {label} under {FER_SAMPLE}"
+        faces[label] = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    return faces
 
 
 @pytest.fixture(scope="session")
 def planted_clip(recognizer: EmotionRecognizer, tmp_path_factory: pytest.TempPathFactory) -> PlantedClip:
     """Sample faces the committed model finds and classifies confidently (>= 0.7) in every frame of their scene."""
-    layout = Layout()
-    steady = first_plantable(recognizer, _sample_faces(STEADY), [None, None], 1, STEADY, layout)
-    assert steady is not None, f"no {STEADY} sample face is found and classified confidently"
-    scenes = []
-    for label in PLANTED:
-        face = first_plantable(recognizer, _sample_faces(label), [None, steady], 0, label, layout)
-        assert face is not None, f"no {label} sample face is found and classified confidently beside the {STEADY} one"
-        scenes.append(Scene([face, steady], SCENE_FRAMES))
-    path = write_clip(tmp_path_factory.mktemp("video") / "planted.mp4", scenes, layout)
-    return PlantedClip(path, layout)
+    path = tmp_path_factory.mktemp("video") / "planted.mp4"
+    try:
+        write_planted_clip(path, recognizer, sample_faces((*PLANTED, STEADY)), PLANTED, STEADY, Layout(), SCENE_FRAMES)
+    except LookupError as exc:
+        pytest.fail(f"cannot plant the test clip: {exc}")
+    return PlantedClip(path, Layout())
 
 
 PlantedCheck = Callable[[list[dict[str, Any]]], None]
