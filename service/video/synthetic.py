@@ -119,3 +119,41 @@ def write_planted_clip(
             raise LookupError(f"no {label} face is found and classified confidently beside the {steady} one")
         scenes.append(Scene([left, right], scene_frames))
     return write_clip(path, scenes, layout)
+
+
+def load_faces(folder: Path, labels: Iterable[str]) -> dict[str, list[np.ndarray]]:
+    """Grayscale faces from ``folder/<label>/*`` (the FER-2013 image-folder layout), sorted by name."""
+    faces = {}
+    for label in labels:
+        images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((folder / label).glob("*.jpg"))]
+        faces[label] = [image for image in images if image is not None]
+    return faces
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m service.video.synthetic OUT.mp4: the README's demo clip from the committed FER-2013 sample."""
+    import argparse
+
+    from service.app import load_model
+    from service.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Write a clip of FER-2013 faces with planted expressions.")
+    parser.add_argument("out", type=Path, help="the clip to write (.mp4, .webm or .avi)")
+    parser.add_argument("--faces", type=Path, default=Path("tests/fixtures/fer2013/test"), help="<label>/*.jpg")
+    parser.add_argument("--planted", default="happy,surprise,fear,angry", help="the left face's expressions in order")
+    parser.add_argument("--steady", default="neutral", help="the right face's expression throughout")
+    parser.add_argument("--scene-frames", type=int, default=20, help="frames per expression (10 fps)")
+    args = parser.parse_args(argv)
+    planted = args.planted.split(",")
+    loaded = load_model(Settings())
+    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    faces = load_faces(args.faces, [*planted, args.steady])
+    try:
+        write_planted_clip(args.out, recognizer, faces, planted, args.steady, Layout(), args.scene_frames)
+    except LookupError as exc:
+        raise SystemExit(f"error: {exc} (in {args.faces})") from exc
+    print(f"wrote {args.out}: {len(planted)} scenes of {args.scene_frames} frames, left {'/'.join(planted)}")
+
+
+if __name__ == "__main__":
+    main()

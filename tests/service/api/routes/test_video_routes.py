@@ -126,3 +126,12 @@ def test_predict_video_answers_503_while_max_video_jobs_run(make_client, planted
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
         assert "1 videos are already being analysed" in busy.json()["detail"]
         assert post_video(client, planted_clip.path.read_bytes()).status_code == 200
+
+
+def test_openapi_documents_the_video_endpoint(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    video = schema["paths"]["/predict/video"]["post"]
+    assert {"200", "400", "413", "415", "422", "503"} <= set(video["responses"])
+    assert "text/csv" in video["responses"]["200"]["content"]
+    assert {"every", "max_faces", "min_face_size"} <= {p["name"] for p in video["parameters"]}
+    assert schema["components"]["schemas"]["TimelineRowOut"]["properties"]["track_id"]["examples"] == [1]
