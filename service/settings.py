@@ -64,8 +64,9 @@ class Settings(BaseSettings):
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
 
-    # Video uploads (POST /predict/video). A video costs the CPU about 15 ms per analysed frame
-    # and its decoding, so each limit bounds what one upload can take.
+    # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
+    # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
+    # each limit bounds what one upload can take.
     max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="video upload limit (bytes)")
     max_video_duration_s: float = Field(default=120.0, gt=0, description="longest video accepted (seconds)")
     max_video_frames: int = Field(default=7200, ge=1, description="most frames decoded per video, sampled or not")

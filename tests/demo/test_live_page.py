@@ -62,7 +62,7 @@ def save_screenshot(page) -> None:
         page.screenshot(path=str(path), full_page=True)
 
 
-def test_live_webcam_shows_boxes_bars_and_fps(page) -> None:
+def test_live_webcam_shows_boxes_bars_and_fps(page, planted_video: Path) -> None:
     open_ready_page(page)
     page.click("#start")
     wait_for(page, FIRST_FACE_HAS_7_BARS, "a face card with 7 emotion bars")
@@ -73,10 +73,10 @@ def test_live_webcam_shows_boxes_bars_and_fps(page) -> None:
     emotions = page.eval_on_selector_all("#faces .face-card:first-child .bar", "els => els.map(e => e.dataset.emotion)")
     assert emotions == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
-    # The README screenshot shows both panels, so upload while the camera runs.
-    page.set_input_files("#upload-input", [str(FACE_PHOTO), str(NO_FACE_PHOTO)])
-    page.wait_for_selector("#upload-results .result:nth-child(2)")
-    page.wait_for_timeout(500)  # let a few more live frames arrive for the picture
+    # The README screenshot shows both panels and both timelines, so upload while the camera runs.
+    page.set_input_files("#upload-input", [str(planted_video), str(FACE_PHOTO), str(NO_FACE_PHOTO)])
+    page.wait_for_selector("#upload-results .result:nth-child(3)", timeout=LIVE_TIMEOUT_MS)
+    wait_for(page, chart_has_ink("#timeline canvas", 10), "a live timeline with 10 points")
     save_screenshot(page)
     page.click("#stop")
 
