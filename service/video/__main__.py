@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import sys
 import time
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from service.video.pipeline import FrameCallback, analyse_video
 from service.video.plot import save_timeline_plot
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
-from service.video.writer import AnnotatedVideo
+from service.video.writer import FOURCC_BY_SUFFIX, AnnotatedVideo
 
 DESCRIPTION = "Emotions over time in a video file: one CSV row per face and sampled frame, faces tracked."
 
@@ -48,6 +49,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"{args.input}: no such file")
     if args.every < 1:
         parser.error("--every must be at least 1")
+    if args.annotated and args.annotated.suffix.lower() not in FOURCC_BY_SUFFIX:
+        parser.error(f"--annotated: write one of {', '.join(FOURCC_BY_SUFFIX)}")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib: pip install 'fer-service[video]'")
     return args
 
 

@@ -58,15 +58,12 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class SampledFrame:
-    """One analysed frame: its index in the video, its timestamp and its BGR pixels."""
+    """One analysed frame: its index in the video, its timestamp, its BGR pixels and their grayscale."""
 
     index: int
     time_s: float
     bgr: np.ndarray
-
-    @property
-    def gray(self) -> np.ndarray:
-        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
+    gray: np.ndarray  # converted in the decoding thread, not on the event loop
 
 
 def is_truncated(info: VideoInfo, decoded: int) -> bool:
@@ -109,10 +106,14 @@ class VideoReader:
         # Frames are decoded in worker threads; the lock keeps close() from releasing the capture mid-frame.
         self._lock = threading.Lock()
         self._capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-        if not self._capture.isOpened():
-            raise VideoError(400, "not a readable video: the file is corrupt or truncated")
-        self.info = self._probe()
-        self._check_declared()
+        try:
+            if not self._capture.isOpened():
+                raise VideoError(400, "not a readable video: the file is corrupt or truncated")
+            self.info = self._probe()
+            self._check_declared()
+        except VideoError:
+            self._capture.release()  # refused before the caller holds the reader: nobody else will
+            raise
 
     def __enter__(self) -> VideoReader:
         return self
@@ -149,9 +150,9 @@ class VideoReader:
             time_s = self._timestamp(index)
             self._check_progress(time_s)
             if index % self.every:
-                return SampledFrame(index, time_s, EMPTY_FRAME)  # decoded but not converted: a cheap skip
+                return SampledFrame(index, time_s, EMPTY_FRAME, EMPTY_FRAME[..., 0])  # decoded, not converted
             ok, bgr = self._capture.retrieve()
-            return SampledFrame(index, time_s, bgr) if ok else None
+            return SampledFrame(index, time_s, bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) if ok else None
 
     def _probe(self) -> VideoInfo:
         width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))

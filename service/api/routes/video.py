@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from service.analysis import ImageAnalyzer
 from service.api.deps import AnalyzerDep, SettingsDep, VideoJobsDep
 from service.inference import DetectOptions
-from service.schemas import ErrorResponse
+from service.schemas import ErrorResponse, ModelRef
 from service.settings import Settings
 from service.video.pipeline import analyse_video
 from service.video.reader import VideoLimits, VideoReader, check_upload
@@ -69,9 +69,15 @@ async def predict_video(
         raise HTTPException(413, f"video is larger than the {settings.max_video_bytes} bytes allowed")
     with jobs.slot():
         timeline = await _analyse_upload(file, analyzer, settings, options, every)
+    # A long video has tens of thousands of rows: serialise them in a worker thread, not on the event loop.
     if prefers_csv(accept):
         return Response(await asyncio.to_thread(timeline.to_csv), media_type="text/csv")
-    return VideoResponse.of(timeline, analyzer.model_ref)
+    body = await asyncio.to_thread(_json_body, timeline, analyzer.model_ref)
+    return Response(body, media_type="application/json")
+
+
+def _json_body(timeline: VideoTimeline, model: ModelRef) -> str:
+    return VideoResponse.of(timeline, model).model_dump_json()
 
 
 async def _analyse_upload(

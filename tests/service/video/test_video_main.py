@@ -58,7 +58,18 @@ def test_main_reports_an_unreadable_video_with_status_2(tmp_path: Path, capsys) 
     assert not (tmp_path / "e.csv").exists()
 
 
-def test_main_refuses_a_missing_input_file(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([], "no such file"),
+        (["--every", "0"], "--every must be at least 1"),
+        (["--annotated", "x.gif"], "write one of"),
+    ],
+)
+def test_main_refuses_bad_arguments_before_loading_the_model(
+    planted_clip, tmp_path: Path, capsys, extra: list[str], words: str
+) -> None:
+    video = str(tmp_path / "missing.mp4") if not extra else str(planted_clip.path)
     with pytest.raises(SystemExit) as exited:
-        main([str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "e.csv")])
-    assert exited.value.code == 2 and "no such file" in capsys.readouterr().err
+        main([video, "--out", str(tmp_path / "e.csv"), *extra])
+    assert exited.value.code == 2 and words in capsys.readouterr().err
