@@ -54,13 +54,16 @@ def get_video_options(
     return DetectOptions(max_faces=limit, min_face_size=min_face_size)
 
 
+VideoOptionsDep = Annotated[DetectOptions, Depends(get_video_options)]
+
+
 @router.post(VIDEO_PATH, response_model=VideoResponse, responses=VIDEO_RESPONSES)
 async def predict_video(
     file: Annotated[UploadFile, File(description="an MP4, MOV, WebM, MKV or AVI video")],
     analyzer: AnalyzerDep,
     settings: SettingsDep,
     jobs: VideoJobsDep,
-    options: Annotated[DetectOptions, Depends(get_video_options)],
+    options: VideoOptionsDep,
     every: Annotated[int, Query(ge=1, le=1000, description="analyse every N-th frame")] = 1,
     accept: Annotated[str | None, Header(description="text/csv for CSV rows instead of JSON")] = None,
 ) -> Any:
