@@ -13,13 +13,14 @@ import argparse
 from pathlib import Path
 
 from bench.common import BENCH_JSON, MODEL_STORE, QUANTIZE_JSON, REPO_ROOT, machine_info, read_json, update_json
+from bench.compare import compare
 from bench.model import bench_models
 from bench.pipeline import stage_times
 from bench.report import targets, update_readme
 from bench.service_bench import bench_service
 from service.model_store import resolve_model_dir
 
-PARTS = ("model", "pipeline", "service")
+PARTS = ("compare", "model", "pipeline", "service")
 
 
 def int8_model(float_version: str) -> Path | None:
@@ -57,6 +58,8 @@ def main() -> None:
     parts = set(args.parts.split(","))
     float_dir = resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
     update_json(BENCH_JSON, "machine", {**machine_info(), "model": f"fer_cnn {float_dir.name}", "note": args.note})
+    if "compare" in parts:
+        update_json(BENCH_JSON, "compare", compare(min_seconds=model_s))
     if "model" in parts:
         run_model(float_dir, model_s)
     if "pipeline" in parts:

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bench.common import r3, time_call
-from bench.flops import count_macs
+from training.flops import count_macs
 
 BATCH_SIZES = (1, 8, 32, 128)
 

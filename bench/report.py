@@ -63,6 +63,7 @@ def section(bench: dict[str, Any], load: dict[str, Any]) -> str:
         "make load    # python -m bench.load: 5 min at capacity + overload, results/load.json\n"
         "make fuzz    # longer schemathesis + hypothesis runs of tests/hardening\n```",
         "**Targets**\n\n" + tables.targets_table(bench.get("targets", []), load),
+        tables.comparison_table(bench.get("compare")),
         tables.model_tables(bench.get("model")),
         tables.pipeline_tables(bench.get("pipeline")),
         tables.service_tables(bench.get("service")),

@@ -29,10 +29,17 @@ class RunningService:
 
     def rss_kib(self) -> int:
         """Resident memory of the server process (VmRSS in /proc), in KiB."""
+        return self._status_kib("VmRSS:")
+
+    def peak_rss_kib(self) -> int:
+        """The highest resident memory the server process has had so far (VmHWM), in KiB."""
+        return self._status_kib("VmHWM:")
+
+    def _status_kib(self, field: str) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
-        raise RuntimeError("no VmRSS line")
+        raise RuntimeError(f"no {field} line")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (all its threads)."""
@@ -53,14 +60,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def service_process(env: dict[str, str], ready_timeout: float = 90) -> Iterator[RunningService]:
-    """Start the service with these ``FER_*`` settings, wait for /readyz, stop it with SIGTERM after."""
+def service_process(
+    env: dict[str, str], ready_timeout: float = 90, command: list[str] | None = None
+) -> Iterator[RunningService]:
+    """Start the service with these ``FER_*`` settings, wait for /readyz, stop it with SIGTERM after.
+
+    ``command`` replaces ``python -m service`` (tests start it through a script that injects a fault).
+    """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FER_")}
     full_env |= {"FER_PORT": str(port), "FER_LOG_LEVEL": "warning", **env}
     BUILD.mkdir(parents=True, exist_ok=True)
     with open(BUILD / f"server-{port}.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "service"], cwd=REPO_ROOT, env=full_env, stderr=log)
+        argv = command or [sys.executable, "-m", "service"]
+        process = subprocess.Popen(argv, cwd=REPO_ROOT, env=full_env, stderr=log)
         service = RunningService(process, port)
         try:
             wait_ready(service, ready_timeout)

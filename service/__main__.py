@@ -11,14 +11,17 @@ import signal
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from service.app import create_app, load_model
 from service.detection import DetectorLoadError
 from service.model_store import ModelLoadError
+from service.server import uvicorn_options
 from service.settings import Settings
 
 EXIT_CONFIG_ERROR = 2
+EXIT_WORKER_DIED = 70  # EX_SOFTWARE: an internal error, worth a restart
 
 
 def describe_settings_error(exc: ValidationError) -> str:
@@ -44,31 +47,39 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG_ERROR
 
 
-def exit_cleanly_on_sigterm() -> None:
-    """Make a requested stop exit with status 0.
+def exit_on_sigterm(app: FastAPI | None) -> None:
+    """Make a requested stop exit with status 0, and a stop after the inference worker died non-zero.
 
     On SIGTERM uvicorn stops accepting, finishes the requests in flight and shuts the lifespan
     down, then re-raises the signal to the handler it found; the default one would end the
-    process as "killed by SIGTERM" (-15), which supervisors report as a crash.
+    process as "killed by SIGTERM" (-15), which supervisors report as a crash. The app sends
+    itself SIGTERM when its inference worker dies (``FER_EXIT_ON_WORKER_DEATH``); that stop is
+    a failure and exits with :data:`EXIT_WORKER_DIED`. With several workers each is its own
+    process: a dead worker ends by the signal and uvicorn starts a new one.
     """
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+
+    def handle(_signum: int, _frame: object) -> None:
+        failed = app is not None and app.state.fatal_error is not None
+        sys.exit(EXIT_WORKER_DIED if failed else 0)
+
+    signal.signal(signal.SIGTERM, handle)
 
 
 def main() -> None:
     settings = check_startup()
-    exit_cleanly_on_sigterm()
     level = logging.DEBUG if settings.log_level == "trace" else getattr(logging, settings.log_level.upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Several workers need an import string: each process builds its own app (and model copy)
     # from the same environment.
-    app = "service.app:create_app" if settings.workers > 1 else create_app(settings)
+    app = create_app(settings) if settings.workers == 1 else None
+    exit_on_sigterm(app)
     uvicorn.run(
-        app,
-        factory=settings.workers > 1,
+        app or "service.app:create_app",
+        factory=app is None,
         workers=settings.workers,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
+        **uvicorn_options(settings),
     )
 
 

@@ -1,42 +1,52 @@
-"""The request pipeline shared by /predict, /predict/batch and /stream: bytes -> faces + timings."""
+"""The request pipeline shared by /predict, /predict/batch, /stream and /predict/video: bytes -> faces + timings.
+
+Each image takes an in-flight slot (or gets 503 at once), then a reservation of decode memory
+sized from its header (waiting up to ``decode_wait_s``, then 503). Decoding, detection and
+cropping run in one worker thread; the faces are classified in a shared micro-batch. Slot and
+memory are held by a :class:`~service.leases.Lease`, so they are given back when the worker
+thread is done, not when a disconnecting client cancels the request.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+from PIL import Image
 
+from service.annotate import annotate, encode_jpeg
 from service.batching import MicroBatcher, QueueFullError
-from service.decoding import DecodedImage, decode_image
+from service.decoding import DecodedImage, decode_opened, decoded_bytes, open_image
+from service.detection import Box
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
+from service.leases import BudgetTimeoutError, ByteBudget, Lease, run_holding
 from service.metrics import Metrics
 from service.schemas import FaceOut, ImageSize, ModelRef, PredictResponse, Timings
+from service.settings import Settings
 
 
 @dataclass(frozen=True)
 class ImageAnalysis:
-    """One analysed image: decoded pixels (for annotation), faces and stage timings."""
+    """One analysed image: its size, faces, stage timings and, when asked for, the annotated JPEG."""
 
-    image: DecodedImage
+    width: int
+    height: int
     recognition: Recognition
     decode_ms: float
     total_ms: float
+    annotated_jpeg: bytes | None = None
 
     @property
     def faces(self) -> list[FacePrediction]:
         return self.recognition.faces
 
-    def with_faces(self, faces: list[FacePrediction]) -> ImageAnalysis:
-        return replace(self, recognition=replace(self.recognition, faces=faces))
-
     def to_response(self, model: ModelRef) -> PredictResponse:
         return PredictResponse(
             model=model,
-            image=ImageSize(width=self.image.width, height=self.image.height),
+            image=ImageSize(width=self.width, height=self.height),
             faces=[FaceOut.of(face) for face in self.faces],
             timings_ms=Timings(
                 decode=round(self.decode_ms, 3),
@@ -47,68 +57,159 @@ class ImageAnalysis:
         )
 
 
-class ImageAnalyzer:
-    """Decode in a worker thread, detect in a worker thread, classify in a shared batch.
+@dataclass(frozen=True)
+class _Located:
+    """What the worker thread hands back: small arrays only, plus the pixels when they are drawn on."""
 
-    At most ``max_in_flight`` images are in that pipeline at once; more get QueueFullError (503)
-    at once, so an overload is refused instead of queueing without bound for the worker threads.
-    """
+    boxes: list[Box]
+    inputs: np.ndarray
+    width: int
+    height: int
+    decode_ms: float
+    detect_ms: float
+    image: DecodedImage | None
+
+
+class InFlight:
+    """Counts images in the pipeline; at ``limit`` new ones are refused (503) instead of queueing."""
+
+    def __init__(self, limit: int, metrics: Metrics) -> None:
+        self.limit = limit
+        self.count = 0  # only touched on the event loop thread, so no lock
+        self._gauge = metrics.images_in_flight
+
+    def acquire(self) -> Lease:
+        if self.count >= self.limit:
+            raise QueueFullError(f"{self.count} images are already being analysed")
+        self._set(self.count + 1)
+        return Lease(lambda: self._set(self.count - 1))
+
+    def _set(self, count: int) -> None:
+        self.count = count
+        self._gauge.set(count)
+
+
+class ImageAnalyzer:
+    """Decode and detect in a worker thread, classify in a shared batch, all within the limits."""
 
     def __init__(
         self,
         recognizer: EmotionRecognizer,
         batcher: MicroBatcher,
+        in_flight: InFlight,
+        settings: Settings,
+        executor: Executor,
         metrics: Metrics,
-        max_pixels: int,
-        max_in_flight: int = 64,
     ) -> None:
         self.recognizer = recognizer
-        self.batcher = batcher
         self.metrics = metrics
-        self.max_pixels = max_pixels
-        self.max_in_flight = max_in_flight
-        self.in_flight = 0  # only touched on the event loop thread, so no lock
-        # Every image in flight may still submit a job, so the batcher waits for company only while
-        # there are more of them than it has collected (an over-estimate: finished images that have
-        # not yet left analyse() also count, which just means waiting as it always did).
-        batcher.upcoming = lambda: self.in_flight
+        self.batcher = batcher
+        self.in_flight = in_flight
+        self.settings = settings
+        self.budget = ByteBudget(settings.decode_budget_bytes)
+        metrics.decode_bytes_reserved.set_function(lambda: self.budget.used)
+        self.executor = executor
         self.model_ref = ModelRef(name=recognizer.model.name, version=recognizer.model.version)
 
     async def analyse(
-        self, data: bytes, content_type: str | None = None, options: DetectOptions | None = None
+        self,
+        data: bytes,
+        content_type: str | None = None,
+        options: DetectOptions | None = None,
+        annotated: bool = False,
     ) -> ImageAnalysis:
         """Raises ImageError (400/413/415) for unusable bytes and QueueFullError when overloaded."""
-        with self._in_flight_slot():
-            return await self._analyse(data, content_type, options)
+        slot = self.in_flight.acquire()
+        try:
+            return await self._analyse(slot, data, content_type, self._capped(options), annotated)
+        finally:
+            slot.drop()
 
     async def recognise(self, gray: np.ndarray, options: DetectOptions | None = None) -> Recognition:
-        """An already decoded grayscale image (a video frame) through the same detection, batches and limit."""
-        with self._in_flight_slot():
-            recognition = await self.recognizer.predict_async(gray, self.batcher, options)
-        self._count(recognition.faces)
-        return recognition
-
-    @contextmanager
-    def _in_flight_slot(self) -> Iterator[None]:
-        """Count one image in the pipeline, or raise QueueFullError (503) at once when it is full."""
-        if self.in_flight >= self.max_in_flight:
-            raise QueueFullError(f"{self.in_flight} images are already being analysed")
-        self.in_flight += 1
-        self.metrics.images_in_flight.set(self.in_flight)
+        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches."""
+        slot = self.in_flight.acquire()
         try:
-            yield
+            height, width = gray.shape[:2]
+            # The frame's pixels exist already (the video reader holds a few); count them with the search's memory.
+            memory = await self._reserve(gray.nbytes + self.recognizer.detector.working_bytes(height, width))
+            try:
+                work = partial(self._locate_frame, gray, self._capped(options))
+                located = await run_holding([slot, memory], self.executor, work)
+            finally:
+                memory.drop()
+            return await self._classify(located)
         finally:
-            self.in_flight -= 1
-            self.metrics.images_in_flight.set(self.in_flight)
+            slot.drop()
 
-    async def _analyse(self, data: bytes, content_type: str | None, options: DetectOptions | None) -> ImageAnalysis:
+    def _capped(self, options: DetectOptions | None) -> DetectOptions:
+        """The client's options with at most ``max_faces`` faces, whatever it asked for."""
+        options = options or DetectOptions()
+        limit = min(options.max_faces or self.settings.max_faces, self.settings.max_faces)
+        return DetectOptions(max_faces=limit, min_face_size=options.min_face_size, detect=options.detect)
+
+    async def _analyse(
+        self, slot: Lease, data: bytes, content_type: str | None, options: DetectOptions, annotated: bool
+    ) -> ImageAnalysis:
         began = time.perf_counter()
-        image = await asyncio.to_thread(decode_image, data, self.max_pixels, content_type)
-        decoded = time.perf_counter()
-        recognition = await self.recognizer.predict_async(image.gray, self.batcher, options)
-        self._count(recognition.faces)
+        jpeg: bytes | None = None
+        header = await run_holding(
+            [slot], self.executor, partial(open_image, data, self.settings.max_pixels, content_type)
+        )
+        width, height = header.size
+        memory = await self._reserve(
+            decoded_bytes(header, annotated) + self.recognizer.detector.working_bytes(height, width)
+        )
+        try:
+            located = await run_holding(
+                [slot, memory], self.executor, partial(self._locate, header, options, annotated)
+            )
+            if annotated:  # the pixels live on until they are drawn on
+                recognition = await self._classify(located)
+                jpeg = await self._annotate(slot, memory, located, recognition)
+        finally:
+            memory.drop()  # without annotation the pixels went with the worker thread
+        if not annotated:
+            recognition = await self._classify(located)
         total_ms = 1000 * (time.perf_counter() - began)
-        return ImageAnalysis(image, recognition, decode_ms=1000 * (decoded - began), total_ms=total_ms)
+        return ImageAnalysis(located.width, located.height, recognition, located.decode_ms, total_ms, jpeg)
+
+    async def _reserve(self, amount: int) -> Lease:
+        try:
+            return await self.budget.reserve(amount, self.settings.decode_wait_s)
+        except BudgetTimeoutError as exc:
+            raise QueueFullError(str(exc)) from None
+
+    def _locate(self, header: Image.Image, options: DetectOptions, annotated: bool) -> _Located:
+        """Runs in a worker thread: decode, detect and crop."""
+        began = time.perf_counter()
+        image = decode_opened(header, color=annotated)
+        decoded = time.perf_counter()
+        boxes, inputs = self.recognizer.locate(image.gray, options)
+        detect_ms = 1000 * (time.perf_counter() - decoded)
+        kept = image if annotated else None
+        return _Located(boxes, inputs, image.width, image.height, 1000 * (decoded - began), detect_ms, kept)
+
+    def _locate_frame(self, gray: np.ndarray, options: DetectOptions) -> _Located:
+        """Runs in a worker thread: detect and crop a frame that needs no decoding."""
+        began = time.perf_counter()
+        boxes, inputs = self.recognizer.locate(gray, options)
+        detect_ms = 1000 * (time.perf_counter() - began)
+        return _Located(boxes, inputs, gray.shape[1], gray.shape[0], decode_ms=0.0, detect_ms=detect_ms, image=None)
+
+    async def _classify(self, located: _Located) -> Recognition:
+        began = time.perf_counter()
+        labels = len(self.recognizer.labels)
+        probs = await self.batcher.submit(located.inputs) if located.boxes else np.zeros((0, labels), np.float32)
+        faces = self.recognizer.postprocess(located.boxes, probs)
+        self._count(faces)
+        return Recognition(faces, detect_ms=located.detect_ms, infer_ms=1000 * (time.perf_counter() - began))
+
+    async def _annotate(self, slot: Lease, memory: Lease, located: _Located, recognition: Recognition) -> bytes:
+        assert located.image is not None
+        pixels = located.image.pixels
+        return await run_holding(
+            [slot, memory], self.executor, lambda: encode_jpeg(annotate(pixels, recognition.faces))
+        )
 
     def _count(self, faces: list[FacePrediction]) -> None:
         self.metrics.faces_detected.inc(len(faces))

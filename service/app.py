@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.analysis import ImageAnalyzer
+from service.analysis import ImageAnalyzer, InFlight
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
@@ -24,9 +28,11 @@ from service.detection import DetectorConfig, FaceDetector
 from service.errors import register_error_handlers
 from service.inference import EmotionRecognizer
 from service.metrics import Metrics
-from service.middleware import PathBodySizeLimits, RequestMetricsMiddleware
+from service.middleware import PathBodyLimits, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
+from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
+from service.streaming import StreamSlots
 from service.video.pipeline import VideoJobs
 
 logger = logging.getLogger(__name__)
@@ -49,19 +55,7 @@ def load_model(settings: Settings) -> LoadedModel:
     """Open and verify the configured model and the face detector (blocking; raises ModelLoadError)."""
     card = open_model(settings.model_store, settings.model_name, settings.model_version)
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
-    return LoadedModel(card, session, FaceDetector(detector_config(settings)))
-
-
-def detector_config(settings: Settings) -> DetectorConfig:
-    """The face detector's part of the settings."""
-    return DetectorConfig(
-        cascade=settings.detect_cascade,
-        scale_factor=settings.detect_scale_factor,
-        min_neighbors=settings.detect_min_neighbors,
-        min_face=settings.detect_min_face,
-        max_side=settings.detect_max_side,
-        max_downscale=settings.detect_max_downscale,
-    )
+    return LoadedModel(card, session, FaceDetector(DetectorConfig.from_settings(settings)))
 
 
 @asynccontextmanager
@@ -69,22 +63,40 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load, warm up and start the inference worker; stop it on shutdown."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
+    return_big_buffers_to_the_os()
     loaded = await asyncio.to_thread(load_model, settings)
     recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
     # Warm the batch sizes the batcher will use most: single faces and full batches.
     await asyncio.to_thread(recognizer.warm_up, sorted({1, settings.max_batch_size}))
-    batcher = recognizer.create_batcher(settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics)
+    # Every image in flight may still submit a job, so the batcher waits for company only while
+    # more of them are in the pipeline than it has collected.
+    in_flight = InFlight(settings.max_in_flight, metrics)
+    batcher = recognizer.create_batcher(
+        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.count
+    )
+    batcher.on_death = partial(_on_worker_death, app)
     await batcher.start()
+    # Decoding and detection threads; their own pool, so its shutdown waits for exactly this work.
+    pipeline = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="fer-pipeline")
     app.state.recognizer = recognizer
-    app.state.analyzer = ImageAnalyzer(recognizer, batcher, metrics, settings.max_pixels, settings.max_in_flight)
+    app.state.analyzer = ImageAnalyzer(recognizer, batcher, in_flight, settings, pipeline, metrics)
     metrics.model_info.labels(name=loaded.card.name, version=loaded.card.version).set(1)
     app.state.ready = True
-    logger.info("serving model %s %s from %s", loaded.card.name, loaded.card.version, loaded.card.onnx_path.parent)
+    logger.info("serving model %s %s", loaded.card.name, loaded.card.version)
     try:
         yield
     finally:
         app.state.ready = False
         await batcher.stop()
+        await asyncio.to_thread(pipeline.shutdown, wait=True, cancel_futures=True)
+
+
+def _on_worker_death(app: FastAPI, cause: BaseException) -> None:
+    """Not ready from now on; stop the process (non-zero exit) so its supervisor starts a fresh one."""
+    app.state.ready = False
+    app.state.fatal_error = repr(cause)
+    if app.state.settings.exit_on_worker_death:
+        os.kill(os.getpid(), signal.SIGTERM)  # graceful: uvicorn drains, then main() exits non-zero
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -100,13 +112,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.ready = False
+    app.state.fatal_error = None
+    app.state.stream_slots = StreamSlots(settings.max_streams)
     app.state.video_jobs = VideoJobs(settings.max_video_jobs)
     register_error_handlers(app)
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Added last = outermost: metrics see the 413s of the body limit too.
-    video_limit = {VIDEO_PATH: settings.max_video_bytes}
-    app.add_middleware(PathBodySizeLimits, max_bytes=settings.max_body_bytes, path_limits=video_limit)
+    app.add_middleware(
+        PathBodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        path_limits={VIDEO_PATH: settings.max_video_bytes},
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     return app

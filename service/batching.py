@@ -6,6 +6,11 @@ runs the model on a single dedicated thread, so the event loop stays free and ON
 never runs two batches at once (its own thread pool is the parallelism). The queue is bounded:
 when it is full :meth:`MicroBatcher.submit` raises :class:`QueueFullError` at once instead of
 letting latency grow without limit.
+
+No job is lost or left hanging: jobs the worker has taken are tracked until they are answered,
+a failing batch fails only its own jobs, an error anywhere in the loop is logged and survived,
+and if the worker task ends anyway every waiting job fails and ``on_death`` is called (the app
+then reports not ready and stops the process so that its supervisor restarts it).
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ logger = logging.getLogger(__name__)
 RunModel = Callable[[np.ndarray], np.ndarray]
 # How many jobs may still be submitted soon (e.g. images being decoded or detected right now).
 Upcoming = Callable[[], int]
+OnDeath = Callable[[BaseException], None]
 
 
 class QueueFullError(RuntimeError):
     """Too many inference jobs are waiting; the caller should retry later."""
+
+
+class WorkerStoppedError(RuntimeError):
+    """The inference worker is not running (shutting down, or died); the caller should retry elsewhere."""
 
 
 @dataclass
@@ -44,7 +54,13 @@ class MicroBatcher:
     """Queue model inputs ``(n, ...)`` and get back outputs ``(n, ...)`` from shared batches."""
 
     def __init__(
-        self, run_model: RunModel, max_batch_size: int, max_wait_s: float, max_queue: int, metrics: Metrics
+        self,
+        run_model: RunModel,
+        max_batch_size: int,
+        max_wait_s: float,
+        max_queue: int,
+        metrics: Metrics,
+        upcoming: Upcoming | None = None,
     ) -> None:
         self._run_model = run_model
         self.max_batch_size = max_batch_size
@@ -54,13 +70,20 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: list[_Job] = []
-        # None: always wait up to max_wait_s. Set by the owner of the pipeline that feeds this batcher.
-        self.upcoming: Upcoming | None = None
+        self._taken: list[_Job] = []  # off the queue, not yet answered
+        self._stopping = False
+        # None: always wait up to max_wait_s; else how many jobs the pipeline feeding this batcher may still send.
+        self.upcoming = upcoming
+        self.on_death: OnDeath | None = None
 
     @property
     def running(self) -> bool:
         return self._worker is not None and not self._worker.done()
+
+    @property
+    def in_progress(self) -> int:
+        """Jobs taken off the queue and not yet answered."""
+        return len(self._taken)
 
     @property
     def depth(self) -> int:
@@ -70,20 +93,23 @@ class MicroBatcher:
         self._queue = asyncio.Queue(maxsize=self.max_queue)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-infer")
         self._worker = asyncio.create_task(self._serve(), name="fer-micro-batcher")
+        self._worker.add_done_callback(self._worker_ended)
 
     async def stop(self) -> None:
-        if self._worker is not None:
+        """Stop the worker and fail every job not yet answered; never blocks the event loop."""
+        self._stopping = True
+        if self._worker is not None and not self._worker.done():  # a dead worker has nothing to stop
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-        self._fail_pending(RuntimeError("the service is shutting down"))
+        if self._executor is not None:  # a batch may still be running in it: wait off the loop
+            await asyncio.to_thread(self._executor.shutdown, wait=True)
+        self._fail_pending(WorkerStoppedError("the service is shutting down"))
 
     async def submit(self, inputs: np.ndarray) -> np.ndarray:
         """Outputs for ``inputs``, computed in a batch with whatever else is waiting."""
         if self._queue is None or not self.running:
-            raise RuntimeError("the micro-batcher is not running")
+            raise WorkerStoppedError("the inference worker is not running")
         job = _Job(inputs, asyncio.get_running_loop().create_future())
         try:
             self._queue.put_nowait(job)
@@ -94,31 +120,68 @@ class MicroBatcher:
 
     async def _serve(self) -> None:
         while True:
-            jobs = await self._collect()
-            self._in_flight = jobs  # kept if cancelled mid-batch, so stop() can fail these callers
-            await self._run(jobs)
-            self._in_flight = []
+            try:
+                await self._run(await self._collect())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug in one round must not end the worker: its jobs get the error
+                logger.exception("the batching loop failed; its jobs get the error and it goes on")
+                self._settle(self._taken, error=exc)
+            self._taken = []
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        """Fail whatever waits; if this was not a requested stop, tell the owner the worker died."""
+        if self._stopping:
+            return
+        error = task.exception() if not task.cancelled() else None
+        cause = error or WorkerStoppedError("the inference worker stopped")
+        logger.critical("the inference worker died: %r", cause)
+        self._fail_pending(WorkerStoppedError("the inference worker died"))
+        if self.on_death is not None:
+            self.on_death(cause)
 
     async def _collect(self) -> list[_Job]:
-        """The first waiting job plus any that arrive within ``max_wait_s``, up to a full batch."""
+        """The first waiting job plus any that arrive within ``max_wait_s``, up to a full batch.
+
+        Each job is recorded in ``_taken`` as soon as it leaves the queue, so a cancellation
+        here cannot lose it: :meth:`stop` fails it.
+        """
         assert self._queue is not None
-        jobs = [await self._queue.get()]
+        jobs = self._taken
+        jobs.append(await self._queue.get())
         faces = len(jobs[0].inputs)
         deadline = time.perf_counter() + self.max_wait_s
         while faces < self.max_batch_size:
-            remaining = deadline - time.perf_counter()
             if self._queue.empty() and not self._more_may_come(len(jobs)):
                 break  # waiting would only add latency: a lone stream or request runs at once
-            try:
-                job = (
-                    self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
-                )
-            except (asyncio.QueueEmpty, TimeoutError):
+            job = await self._get_within(deadline - time.perf_counter())
+            if job is None:
                 break
             jobs.append(job)
             faces += len(job.inputs)
         self._metrics.queue_depth.set(self._queue.qsize())
-        return jobs
+        return list(jobs)
+
+    async def _get_within(self, seconds: float) -> _Job | None:
+        """The next job if one arrives within ``seconds``; a job taken while we are cancelled is kept."""
+        assert self._queue is not None
+        if seconds <= 0:
+            try:
+                return self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return None
+        getter = asyncio.ensure_future(self._queue.get())
+        try:
+            await asyncio.wait({getter}, timeout=seconds)
+        except BaseException:  # cancelled
+            if getter.done() and not getter.cancelled():
+                self._taken.append(getter.result())  # taken just as we were cancelled: stop() fails it
+            getter.cancel()
+            raise
+        if getter.done():
+            return getter.result()
+        getter.cancel()  # Queue.get leaves its item in the queue when cancelled
+        return None
 
     def _more_may_come(self, collected: int) -> bool:
         """Whether another job may join: the feeder has more work upstream than what was collected."""
@@ -161,9 +224,9 @@ class MicroBatcher:
         return np.concatenate(results)
 
     def _fail_pending(self, error: Exception) -> None:
-        pending = list(self._in_flight)
+        pending = list(self._taken)
         while self._queue is not None and not self._queue.empty():
             pending.append(self._queue.get_nowait())
         self._settle(pending, error=error)
-        self._in_flight = []
+        self._taken = []
         self._metrics.queue_depth.set(0)

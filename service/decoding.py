@@ -1,24 +1,27 @@
-"""Uploaded bytes -> pixels, with the checks that decide between 400, 413 and 415.
+"""Uploaded bytes -> pixels, with the checks that decide between 400, 413 and 415, in bounded memory.
 
-Pillow reads the header first (format and size, without decoding the pixels), so an image
-that would be too large is refused before any memory is spent on it. EXIF orientation is
-applied, and 16-bit, palette, grayscale and transparent images all come out as uint8.
+Decoding is two steps so that a caller can reserve memory in between: :func:`open_image` reads
+only the header (format, size, mode) and refuses what is too large or not an image;
+:func:`decoded_bytes` bounds what decoding it will cost; :func:`decode_opened` decodes.
+Memory is kept low on purpose: grayscale unless colour is asked for (JPEGs are decoded
+straight to grayscale by libjpeg), 16-bit by shifting, transparency blended in row chunks, and
+the EXIF orientation applied to the final uint8 array rather than to a full-size Pillow copy.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 # Pillow format name -> what clients call it. MPO is how Pillow names multi-picture JPEGs from phones.
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
 SUPPORTED_HINT = "send JPEG, PNG, WebP or BMP"
-
 # Magic numbers of common files that are not accepted images, to tell 415 from a corrupt image (400).
 KNOWN_OTHER_TYPES = {
     b"GIF87a": "GIF",
@@ -30,6 +33,11 @@ KNOWN_OTHER_TYPES = {
     b"\x00\x00\x00\x0cjP": "JPEG 2000",
 }
 NON_IMAGE_MEDIA_PREFIXES = ("text/", "application/pdf", "application/json", "application/zip", "video/", "audio/")
+EXIF_ORIENTATION = 0x0112
+# Bytes per pixel of Pillow's decoded image, by mode (anything unlisted is counted as 4).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "RGB": 3}
+TRANSPARENT_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
+CHUNK_ROWS = 256  # rows converted at once: bounds the temporaries of conversion
 
 
 class ImageError(Exception):
@@ -43,7 +51,7 @@ class ImageError(Exception):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """Upright uint8 pixels: (H, W) grayscale or (H, W, 3) RGB, plus the grayscale used for detection."""
+    """Upright uint8 pixels: ``gray`` (H, W) for detection, ``pixels`` the same or (H, W, 3) RGB."""
 
     pixels: np.ndarray
     gray: np.ndarray
@@ -58,33 +66,18 @@ class DecodedImage:
         return int(self.gray.shape[0])
 
 
-def decode_image(data: bytes, max_pixels: int, content_type: str | None = None) -> DecodedImage:
-    """Decode an upload or raise :class:`ImageError` (400 corrupt, 413 too many pixels, 415 unsupported)."""
+def decode_image(data: bytes, max_pixels: int, content_type: str | None = None, color: bool = True) -> DecodedImage:
+    """Decode an upload in one step or raise :class:`ImageError` (400, 413 or 415)."""
+    return decode_opened(open_image(data, max_pixels, content_type), color)
+
+
+def open_image(data: bytes, max_pixels: int, content_type: str | None = None) -> Image.Image:
+    """Read format and size only (Pillow decodes lazily); refuse non-images and too many pixels."""
     if not data:
         raise ImageError(400, "empty file: expected an image")
     _reject_declared_non_image(content_type)
-    image = _open_header(data)
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageError(
-            413, f"image is {width}x{height} = {width * height} pixels, more than the {max_pixels} allowed"
-        )
-    upright = _load_upright(image)
-    pixels = _to_uint8_pixels(upright)
-    gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    return DecodedImage(pixels=pixels, gray=gray, format=SUPPORTED_FORMATS[str(image.format)])
-
-
-def _reject_declared_non_image(content_type: str | None) -> None:
-    if content_type and content_type.lower().startswith(NON_IMAGE_MEDIA_PREFIXES):
-        raise ImageError(415, f"unsupported media type {content_type}: {SUPPORTED_HINT}")
-
-
-def _open_header(data: bytes) -> Image.Image:
-    """Read format and size only; Pillow decodes pixels lazily."""
     try:
-        # Pillow warns about huge headers; the caller's pixel limit decides about those, so the
-        # warning is only noise. (catch_warnings is process-wide: at worst it hides another one.)
+        # Pillow warns about huge headers; the pixel limit below decides about those.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
@@ -94,7 +87,17 @@ def _open_header(data: bytes) -> Image.Image:
         raise _unidentified_error(data) from exc
     if image.format not in SUPPORTED_FORMATS:
         raise ImageError(415, f"unsupported image type {image.format}: {SUPPORTED_HINT}")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            413, f"image is {width}x{height} = {width * height} pixels, more than the {max_pixels} allowed"
+        )
     return image
+
+
+def _reject_declared_non_image(content_type: str | None) -> None:
+    if content_type and content_type.lower().startswith(NON_IMAGE_MEDIA_PREFIXES):
+        raise ImageError(415, f"unsupported media type {content_type}: {SUPPORTED_HINT}")
 
 
 def _unidentified_error(data: bytes) -> ImageError:
@@ -118,30 +121,108 @@ def _looks_like_text(data: bytes) -> bool:
     return all(ch.isprintable() or ch in "\t\n\r\f" for ch in text)
 
 
-def _load_upright(image: Image.Image) -> Image.Image:
-    """Decode the pixels (catching truncation) and apply the EXIF orientation."""
+def decoded_bytes(image: Image.Image, color: bool) -> int:
+    """An upper bound of the memory :func:`decode_opened` takes at its peak.
+
+    Pillow's decoded image, the uint8 output and its upright copy (RGB and gray with ``color``),
+    and the temporaries of one chunk of rows (at most 16 bytes a pixel).
+    """
+    width, height = image.size
+    source = 1 if _decodes_to_gray(image, color) else MODE_BYTES.get(image.mode, 4)
+    output = 2 * 3 + 1 if color else 2 * 1
+    return width * height * (source + output) + 16 * width * CHUNK_ROWS
+
+
+def decode_opened(image: Image.Image, color: bool = True) -> DecodedImage:
+    """Decode an image from :func:`open_image`: (H, W) gray, plus (H, W, 3) RGB when ``color``."""
+    orientation = _orientation(image)
+    if _decodes_to_gray(image, color):
+        image.draft("L", image.size)  # libjpeg converts to grayscale while decoding: no RGB copy
+    name = SUPPORTED_FORMATS[str(image.format)]
     try:
-        image.load()
-        upright = ImageOps.exif_transpose(image)
-    except Exception as exc:  # Pillow raises OSError, SyntaxError, zlib.error, ... for broken data
-        raise ImageError(400, f"corrupt or truncated {image.format} image ({exc})") from exc
-    return upright if upright is not None else image
+        try:
+            image.load()
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, zlib.error, ... for broken data
+            raise ImageError(400, f"corrupt or truncated {image.format} image ({exc})") from exc
+        pixels = _to_uint8(image, color)
+    finally:
+        image.close()  # frees the decoded pixels now, whoever still holds the Image object
+    pixels = _upright(pixels, orientation)
+    gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    return DecodedImage(pixels=pixels, gray=gray, format=name)
 
 
-def _to_uint8_pixels(image: Image.Image) -> np.ndarray:
-    """Grayscale stays (H, W); everything else becomes (H, W, 3) RGB; transparency goes over white."""
+def _decodes_to_gray(image: Image.Image, color: bool) -> bool:
+    return not color and image.format in ("JPEG", "MPO") and image.mode in ("RGB", "YCbCr")
+
+
+def _is_gray(image: Image.Image) -> bool:
+    """Single-channel sources stay (H, W) even when colour is asked for."""
+    return image.mode in ("1", "L", "LA", "La", "I", "F") or image.mode.startswith("I;16")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block is not worth refusing the image for
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply the EXIF orientation as numpy views, then one contiguous copy (of the uint8 output only)."""
+    views = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    if orientation not in views:
+        return pixels
+    return np.ascontiguousarray(views[orientation](pixels))
+
+
+def _to_uint8(image: Image.Image, color: bool) -> np.ndarray:
+    """(H, W) gray, or (H, W, 3) RGB when ``color``, converted a chunk of rows at a time.
+
+    Chunks keep Pillow's conversions and numpy's temporaries small: only the decoded image and
+    the uint8 output are ever full size.
+    """
+    width, height = image.size
+    color = color and not _is_gray(image)
+    out = np.empty((height, width, 3) if color else (height, width), np.uint8)
+    convert = _chunk_converter(image, color)
+    for top in range(0, height, CHUNK_ROWS):
+        out[top : top + CHUNK_ROWS] = convert(image.crop((0, top, width, min(height, top + CHUNK_ROWS))))
+    return out
+
+
+def _chunk_converter(image: Image.Image, color: bool) -> Callable[[Image.Image], np.ndarray]:
+    """16-bit keeps its top 8 bits (by shifting); transparency goes over white; the rest converts."""
     mode = image.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
-        # 16-bit (and 32-bit) grayscale: keep the top 8 bits rather than clipping at 255.
-        wide = np.asarray(image, dtype=np.float64)
-        scale = 255.0 / 65535.0 if mode != "F" else 1.0
-        return np.clip(np.rint(wide * scale), 0, 255).astype(np.uint8)
-    if mode == "L":
-        return np.asarray(image, dtype=np.uint8)
-    if mode in ("1", "P") and "transparency" not in image.info:
-        return np.asarray(image.convert("RGB" if mode == "P" else "L"), dtype=np.uint8)
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return _wide_to_uint8
+    if mode in TRANSPARENT_MODES or "transparency" in image.info:
+        return lambda chunk: _over_white(chunk, color)
+    target = "RGB" if color else "L"
+    return lambda chunk: np.asarray(chunk if chunk.mode == target else chunk.convert(target), dtype=np.uint8)
+
+
+def _wide_to_uint8(chunk: Image.Image) -> np.ndarray:
+    wide = np.asarray(chunk)
+    if chunk.mode == "F":
+        return np.clip(wide, 0, 255).astype(np.uint8)
+    if wide.dtype.kind == "i":  # mode "I": int32 holding 16-bit values
+        wide = np.clip(wide, 0, 65535)
+    return (wide >> 8).astype(np.uint8)
+
+
+def _over_white(chunk: Image.Image, color: bool) -> np.ndarray:
+    rows = np.asarray(chunk.convert("RGBA" if color else "LA"), dtype=np.uint16)
+    value, alpha = rows[..., :-1], rows[..., -1:]
+    # value * a + 255 * (1 - a), rounded: 255 - (255 - value) * a / 255.
+    blended = (255 - ((255 - value) * alpha + 127) // 255).astype(np.uint8)
+    return blended if color else blended[..., 0]

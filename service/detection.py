@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+
+from service.settings import Settings
 
 
 def resolve_cascade(name: str) -> Path:
@@ -16,6 +19,14 @@ def resolve_cascade(name: str) -> Path:
     if path.parent != Path(".") or path.exists():
         return path
     return Path(cv2.data.haarcascades) / name  # type: ignore[attr-defined]
+
+
+# OpenCV's cascade keeps integral images of every searched pixel: about 35 bytes a pixel (measured
+# on the alt2 cascade), held by the classifier until its next call. Counted with a margin.
+WORKING_BYTES_PER_PIXEL = 48
+# A thread keeps its classifier (loading one takes milliseconds) only after searches up to this
+# size, e.g. webcam frames; after a big photo it is dropped, so idle threads hold no big buffers.
+KEEP_CLASSIFIER_MAX_PIXELS = 500_000
 
 
 class DetectorLoadError(RuntimeError):
@@ -47,16 +58,25 @@ class Box:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
 
 
+def _setting(name: str) -> Any:
+    """A default of the service settings: they are the one place detection defaults are chosen."""
+    return Settings.model_fields[f"detect_{name}"].default
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Defaults mirror :class:`service.settings.Settings` (speed vs smallest face: see there)."""
+    """The ``detect_*`` settings (speed vs smallest face: see :class:`service.settings.Settings`)."""
 
-    cascade: str = "haarcascade_frontalface_alt2.xml"
-    scale_factor: float = 1.2
-    min_neighbors: int = 5
-    min_face: int = 40
-    max_side: int = 288
-    max_downscale: int = 4
+    cascade: str = _setting("cascade")
+    scale_factor: float = _setting("scale_factor")
+    min_neighbors: int = _setting("min_neighbors")
+    min_face: int = _setting("min_face")
+    max_side: int = _setting("max_side")
+    max_downscale: int = _setting("max_downscale")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectorConfig:
+        return cls(**{f.name: getattr(settings, f"detect_{f.name}") for f in fields(cls)})
 
     def search_scale(self, height: int, width: int) -> float:
         """How much to shrink an image before the search: to ``max_side``, but never below
@@ -87,6 +107,11 @@ class FaceDetector:
             self._local.classifier = classifier
         return classifier
 
+    def working_bytes(self, height: int, width: int) -> int:
+        """Memory a search of a ``height`` x ``width`` image takes at its peak."""
+        scale = self.config.search_scale(height, width)
+        return round(height * scale) * round(width * scale) * WORKING_BYTES_PER_PIXEL
+
     def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
         """Face boxes in ``gray``'s pixel coordinates, largest first."""
         min_side = min_face or self.config.min_face
@@ -102,6 +127,8 @@ class FaceDetector:
             minNeighbors=self.config.min_neighbors,
             minSize=(scaled_min, scaled_min),
         )
+        if searched.size > KEEP_CLASSIFIER_MAX_PIXELS:
+            self._local.classifier = None  # frees the big buffers of this search
         boxes = [self._to_original(rect, scale, gray.shape[:2]) for rect in np.asarray(found).reshape(-1, 4)]
         return sorted(boxes, key=lambda b: b.area, reverse=True)
 

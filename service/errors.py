@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.batching import QueueFullError
+from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,12 @@ async def handle_queue_full(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(retry_after)})
 
 
+async def handle_worker_stopped(request: Request, exc: Exception) -> JSONResponse:
+    retry_after = request.app.state.settings.retry_after_s
+    detail = f"service unavailable: {exc}; retry in {retry_after} s"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(retry_after)})
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged with its traceback for operators; the client gets no internals.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -49,4 +55,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(ImageError, handle_image_error)
     app.add_exception_handler(QueueFullError, handle_queue_full)
+    app.add_exception_handler(WorkerStoppedError, handle_worker_stopped)
     app.add_exception_handler(Exception, handle_unexpected_error)

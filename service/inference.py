@@ -10,15 +10,13 @@ so a face gets the same pixels here as in training and evaluation.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, Upcoming
 from service.detection import Box, FaceDetector
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
@@ -71,28 +69,18 @@ class EmotionRecognizer:
     def predict(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FacePrediction]:
         """Faces in a uint8 grayscale or BGR image, largest first, each with its probabilities."""
         boxes = self._detect(image, options or DetectOptions())
-        return self._postprocess(boxes, self._infer(self._preprocess(image, boxes)))
+        return self.postprocess(boxes, self._infer(self._preprocess(image, boxes)))
 
     def predict_faces(self, crops: Sequence[np.ndarray]) -> list[FacePrediction]:
         """Classify images that already are face crops (any size, gray or BGR), one result each."""
         boxes = [Box(0, 0, crop.shape[1], crop.shape[0]) for crop in crops]
-        return self._postprocess(boxes, self._infer(self._crops_to_input(list(crops))))
+        return self.postprocess(boxes, self._infer(self._crops_to_input(list(crops))))
 
-    async def predict_async(
-        self, image: np.ndarray, batcher: MicroBatcher, options: DetectOptions | None = None
-    ) -> Recognition:
-        """Like :meth:`predict`, but detection runs in a worker thread and inference in a shared batch."""
-        began = time.perf_counter()
-        boxes, inputs = await asyncio.to_thread(self._locate, image, options or DetectOptions())
-        located = time.perf_counter()
-        probs = await batcher.submit(inputs) if boxes else np.zeros((0, len(self.labels)), np.float32)
-        finished = time.perf_counter()
-        faces = self._postprocess(boxes, probs)
-        return Recognition(faces, detect_ms=1000 * (located - began), infer_ms=1000 * (finished - located))
-
-    def create_batcher(self, max_batch_size: int, max_wait_s: float, max_queue: int, metrics: Metrics) -> MicroBatcher:
+    def create_batcher(
+        self, max_batch_size: int, max_wait_s: float, max_queue: int, metrics: Metrics, upcoming: Upcoming | None = None
+    ) -> MicroBatcher:
         """A micro-batcher whose batches run through this recognizer's ONNX session."""
-        return MicroBatcher(self._infer, max_batch_size, max_wait_s, max_queue, metrics)
+        return MicroBatcher(self._infer, max_batch_size, max_wait_s, max_queue, metrics, upcoming)
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
         """Run detection and every given batch size once, so the first request is not the slow one."""
@@ -105,7 +93,11 @@ class EmotionRecognizer:
                     f"{self.model.onnx_path}: output shape {probs.shape}, expected ({batch_size}, {len(self.labels)})"
                 )
 
-    def _locate(self, image: np.ndarray, options: DetectOptions) -> tuple[list[Box], np.ndarray]:
+    def locate(self, image: np.ndarray, options: DetectOptions) -> tuple[list[Box], np.ndarray]:
+        """Detection and preprocessing without inference: the boxes and the model input of their crops.
+
+        With :meth:`postprocess` this lets a caller run inference elsewhere (in a shared batch).
+        """
         boxes = self._detect(image, options)
         return boxes, self._preprocess(image, boxes)
 
@@ -132,7 +124,7 @@ class EmotionRecognizer:
         outputs = self._session.run([self.model.output_name], {self.model.input_name: inputs})
         return np.asarray(outputs[0])
 
-    def _postprocess(self, boxes: Sequence[Box], probs: np.ndarray) -> list[FacePrediction]:
+    def postprocess(self, boxes: Sequence[Box], probs: np.ndarray) -> list[FacePrediction]:
         """Pair boxes with label -> probability maps, renormalised so each sums to 1 in float64."""
         rows = np.clip(probs.astype(np.float64), 0.0, None)
         rows /= np.maximum(rows.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)

@@ -45,6 +45,9 @@ class Metrics:
         self.images_in_flight = Gauge(
             "fer_images_in_flight", "Images being decoded, detected or classified", registry=reg
         )
+        self.decode_bytes_reserved = Gauge(
+            "fer_decode_bytes_reserved", "Memory reserved for decoding images (FER_DECODE_BUDGET_MB)", registry=reg
+        )
         self.open_streams = Gauge("fer_open_streams", "Open WebSocket streams", registry=reg)
         self.stream_frames = Counter("fer_stream_frames", "Frames received on streams", registry=reg)
         self.stream_frames_dropped = Counter(

@@ -1,7 +1,8 @@
-"""Pure ASGI middleware: request body size limit and per-route request metrics."""
+"""Pure ASGI middleware: request body size and time limits, and per-route request metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import HTTPException
@@ -22,12 +23,21 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, f"request body is larger than the {max_bytes} bytes allowed")
 
 
-class BodySizeLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` from Content-Length, or while reading chunked ones."""
+class BodyTimeoutError(HTTPException):
+    """Raised from ``receive`` when the body is not complete within the allowed time (slow clients)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(408, f"request body not received within {timeout_s:g} s", headers={"Connection": "close"})
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` (from Content-Length, or while reading chunked ones) and
+    bodies that take longer than ``timeout_s`` to arrive, so a slow client cannot hold a request open."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,28 +48,43 @@ class BodySizeLimitMiddleware:
             await self._reject(scope, receive, send)
             return
         try:
-            await self.app(scope, _LimitedReceive(receive, self.max_bytes), send)
-        except BodyTooLargeError:
+            await self.app(scope, _LimitedReceive(receive, self.max_bytes, self.timeout_s), send)
+        except (BodyTooLargeError, BodyTimeoutError) as exc:
             # Only if the app let it escape (FastAPI answers it itself): the body comes before any answer.
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, exc)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = BodyTooLargeError(self.max_bytes).detail
-        await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, error: HTTPException | None = None) -> None:
+        error = error or BodyTooLargeError(self.max_bytes)
+        response = JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)
 
 
 class _LimitedReceive:
-    """``receive`` that raises once more than ``max_bytes`` of body have arrived."""
+    """``receive`` that raises once more than ``max_bytes`` of body have arrived, or when the
+    body is still incomplete ``timeout_s`` after it was first asked for."""
 
-    def __init__(self, receive: Receive, max_bytes: int) -> None:
+    def __init__(self, receive: Receive, max_bytes: int, timeout_s: float) -> None:
         self.receive = receive
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
         self.received = 0
+        self.deadline: float | None = None
+        self.complete = False
 
     async def __call__(self) -> Message:
-        message = await self.receive()
+        if self.complete:  # after the body, receive only waits for a disconnect: no deadline
+            return await self.receive()
+        loop = asyncio.get_running_loop()
+        self.deadline = self.deadline or loop.time() + self.timeout_s
+        try:
+            message = await asyncio.wait_for(self.receive(), max(0.0, self.deadline - loop.time()))
+        except TimeoutError:
+            raise BodyTimeoutError(self.timeout_s) from None
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
             if self.received > self.max_bytes:
                 raise BodyTooLargeError(self.max_bytes)
         return message
@@ -117,15 +142,16 @@ def _route_template(scope: Scope, original_root_path: str) -> str:
     return mount_path or "unmatched"
 
 
-class PathBodySizeLimits:
-    """A body limit per path (a video may be larger than a photo), ``max_bytes`` everywhere else.
+class PathBodyLimits:
+    """A body size limit per path (a video may be larger than a photo), ``max_bytes`` everywhere else.
 
-    One :class:`BodySizeLimitMiddleware` per limit around the same app, picked by the path.
+    One :class:`BodyLimitMiddleware` per limit around the same app, picked by the path; the body
+    timeout is the same for all.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int]) -> None:
-        self.default = BodySizeLimitMiddleware(app, max_bytes)
-        self.by_path = {path: BodySizeLimitMiddleware(app, limit) for path, limit in path_limits.items()}
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float, path_limits: dict[str, int]) -> None:
+        self.default = BodyLimitMiddleware(app, max_bytes, timeout_s)
+        self.by_path = {path: BodyLimitMiddleware(app, limit, timeout_s) for path, limit in path_limits.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limited = self.by_path.get(_route_path(scope), self.default) if scope["type"] == "http" else self.default

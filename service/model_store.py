@@ -18,6 +18,8 @@ import onnxruntime as ort
 from service.preprocessing import PreprocessConfig
 
 CARD_FILE = "model.json"
+# Card entries about the machine that trained or exported a model: nobody else's business.
+HOST_KEYS = frozenset({"host", "hostname", "machine", "cpu_count", "platform", "node"})
 REQUIRED_KEYS = ("name", "version", "labels", "input", "output", "preprocessing", "onnx")
 
 
@@ -38,6 +40,28 @@ class ModelCard:
     onnx_path: Path
     sha256: str
     metadata: dict[str, Any]
+
+    @property
+    def public_metadata(self) -> dict[str, Any]:
+        """The card as clients see it: without host details or local file paths."""
+        public = _without_host_details(self.metadata)
+        assert isinstance(public, dict)
+        return public
+
+
+def _without_host_details(value: Any) -> Any:
+    """Drop host keys and strings that name a file path (anything with a slash), at any depth."""
+    if isinstance(value, dict):
+        kept = {k: _without_host_details(v) for k, v in value.items() if k not in HOST_KEYS}
+        return {k: v for k, v in kept.items() if v is not _DROPPED}
+    if isinstance(value, list):
+        return [item for item in map(_without_host_details, value) if item is not _DROPPED]
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return _DROPPED
+    return value
+
+
+_DROPPED = object()
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:

@@ -112,6 +112,10 @@ class ModelsResponse(BaseModel):
 class StreamFaceOut(FaceOut):
     track_id: int = Field(description="the same id follows the same face across this stream's frames", examples=[1])
 
+    @classmethod
+    def tracked(cls, face: FacePrediction, track_id: int) -> StreamFaceOut:
+        return cls(**FaceOut.of(face).model_dump(), track_id=track_id)
+
 
 class StreamFrameResult(BaseModel):
     """One WebSocket reply per processed frame (documented here; sent as JSON text)."""

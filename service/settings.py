@@ -43,10 +43,24 @@ class Settings(BaseSettings):
         default=64, ge=1, description="images being decoded, detected or classified at once before requests get 503"
     )
 
-    # Input limits
+    # Input limits: every one a hostile client could push against (README, "Hardening").
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="request body (and stream frame) limit")
-    max_pixels: int = Field(default=40_000_000, ge=1, description="width x height limit, checked from the image header")
+    # 25 MP covers 6000x4000 camera photos; a decoded 25 MP RGBA PNG alone takes ~170 MB.
+    max_pixels: int = Field(default=25_000_000, ge=1, description="width x height limit, checked from the image header")
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
+    max_faces: int = Field(
+        default=32, ge=1, description="faces classified per image (the largest); one inference batch"
+    )
+    # Small files can decode to hundreds of MB (a 68 kB PNG to 72 MB): decoding waits for room.
+    decode_budget_mb: int = Field(default=512, ge=16, description="memory for decoded pixels, all images together")
+    decode_wait_s: float = Field(default=10.0, gt=0, description="wait for decode memory before answering 503")
+    max_connections: int = Field(default=512, ge=1, description="open HTTP connections and tasks before 503")
+    header_timeout_s: float = Field(default=10.0, gt=0, description="time to send the request line and headers")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="time to send a request body")
+    max_streams: int = Field(default=16, ge=1, description="open /stream connections before new ones get 503")
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed on /stream besides the page's own (JSON list)"
+    )
 
     # Face detection (OpenCV Haar cascade). The alt2 cascade searching a copy of at most 288 px at
     # scale step 1.2 detects a 640x480 frame in ~9 ms with the recall the default cascade has at
@@ -66,12 +80,16 @@ class Settings(BaseSettings):
 
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
-    # each limit bounds what one upload can take.
+    # each limit bounds what one upload can take (README, "Hardening").
     max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="video upload limit (bytes)")
     max_video_duration_s: float = Field(default=120.0, gt=0, description="longest video accepted (seconds)")
     max_video_frames: int = Field(default=7200, ge=1, description="most frames decoded per video, sampled or not")
     max_video_faces: int = Field(default=8, ge=1, description="most faces analysed per video frame (the largest)")
     max_video_jobs: int = Field(default=2, ge=1, description="videos analysed at once before uploads get 503")
+
+    # Supervision: if the inference worker dies, /readyz answers 503 and, with this on, the process
+    # exits non-zero so that its supervisor (systemd, Kubernetes, uvicorn's worker manager) restarts it.
+    exit_on_worker_death: bool = True
 
     # Streaming
     stream_smoothing_alpha: float = Field(
@@ -86,3 +104,7 @@ class Settings(BaseSettings):
     @property
     def max_wait_s(self) -> float:
         return self.max_wait_ms / 1000.0
+
+    @property
+    def decode_budget_bytes(self) -> int:
+        return self.decode_budget_mb * 1024 * 1024

@@ -14,17 +14,19 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import WebSocket
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.analysis import ImageAnalyzer
-from service.batching import QueueFullError
+from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
 from service.inference import DetectOptions
 from service.metrics import Metrics
-from service.schemas import FaceOut
+from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
 from service.settings import Settings
 from service.smoothing import FaceSmoother
 from service.tracking import FaceTracker
@@ -76,13 +78,48 @@ class StreamControl(BaseModel):
     min_face_size: int | None = Field(default=None, ge=1)
 
 
+class StreamSlots:
+    """Open streams, up to ``limit``; one more is refused with 503 rather than slowing every stream."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def try_open(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def close(self) -> None:
+        self.open -= 1
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Same origin, a configured origin, or no Origin header at all.
+
+    Browsers always send Origin on WebSocket handshakes and let any page open one, so this is
+    what stops another site's page from streaming a visitor's webcam here (cross-site WebSocket
+    hijacking). Clients that are not browsers send no Origin and are not affected.
+    """
+    if origin is None:
+        return True
+    if origin in allowed or "*" in allowed:
+        return True
+    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
+
+
 class StreamSession:
     """One WebSocket connection on /stream."""
 
-    def __init__(self, websocket: WebSocket, analyzer: ImageAnalyzer, metrics: Metrics, settings: Settings) -> None:
+    def __init__(
+        self, websocket: WebSocket, analyzer: ImageAnalyzer, metrics: Metrics, settings: Settings, slots: StreamSlots
+    ) -> None:
         self.websocket = websocket
         self.analyzer = analyzer
         self.metrics = metrics
+        self.settings = settings
+        self.slots = slots
         self.max_frame_bytes = settings.max_body_bytes
         self.slot = LatestFrame()
         self.smoother = FaceSmoother(settings.stream_smoothing_alpha)
@@ -92,17 +129,29 @@ class StreamSession:
         self._send_lock = asyncio.Lock()  # replies and error messages come from two tasks
 
     async def run(self) -> None:
-        """Serve until the client disconnects."""
-        await self.websocket.accept()
+        """Serve until the client disconnects; refuse the handshake (403, 503) when not allowed."""
+        headers = self.websocket.headers
+        if not origin_allowed(headers.get("origin"), headers.get("host"), self.settings.ws_allowed_origins):
+            await self._deny(403, f"origin {headers.get('origin')} is not allowed (FER_WS_ALLOWED_ORIGINS)")
+            return
+        if not self.slots.try_open():
+            await self._deny(503, f"{self.slots.limit} streams are open already (FER_MAX_STREAMS); retry later")
+            return
         self.metrics.open_streams.inc()
         try:
+            await self.websocket.accept()
             # anyio rather than bare asyncio tasks: Starlette's test client cancels through anyio scopes.
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._process_frames, tasks.cancel_scope)
                 await self._receive_frames()
                 tasks.cancel_scope.cancel()
         finally:
+            self.slots.close()
             self.metrics.open_streams.dec()
+
+    async def _deny(self, status: int, detail: str) -> None:
+        headers = {"Retry-After": str(self.settings.retry_after_s)} if status == 503 else None
+        await self.websocket.send_denial_response(JSONResponse({"detail": detail}, status, headers=headers))
 
     async def _receive_frames(self) -> None:
         while True:
@@ -119,7 +168,7 @@ class StreamSession:
     async def _apply_control(self, text: str) -> None:
         try:
             control = StreamControl.model_validate(json.loads(text))
-        except (json.JSONDecodeError, ValidationError) as exc:
+        except (json.JSONDecodeError, ValidationError, RecursionError) as exc:
             await self._send({"error": f"invalid control message: {_describe(exc)}"})
             return
         if control.smoothing is not None:
@@ -152,18 +201,20 @@ class StreamSession:
             return _error(frame, exc.status_code, exc.detail)
         except QueueFullError as exc:
             return _error(frame, 503, f"server busy: {exc}")
+        except WorkerStoppedError as exc:
+            return _error(frame, 503, f"service unavailable: {exc}")
         except Exception:  # a bug must not end the stream silently; the client sees a 500 for this frame
             logger.exception("stream frame %d failed", frame.frame_id)
             return _error(frame, 500, "internal server error")
         faces = self.smoother.update(analysis.faces) if self.smoothing else analysis.faces
         track_ids = self.tracker.update([face.box for face in faces], frame.received_at)
-        return {
-            "frame_id": frame.frame_id,
-            "faces": [{**FaceOut.of(f).model_dump(), "track_id": t} for f, t in zip(faces, track_ids, strict=True)],
-            "latency_ms": round(1000 * (time.perf_counter() - frame.received_at), 3),
-            "dropped": self.slot.dropped,
-            "image": {"width": analysis.image.width, "height": analysis.image.height},
-        }
+        return StreamFrameResult(
+            frame_id=frame.frame_id,
+            faces=[StreamFaceOut.tracked(face, track_id) for face, track_id in zip(faces, track_ids, strict=True)],
+            latency_ms=round(1000 * (time.perf_counter() - frame.received_at), 3),
+            dropped=self.slot.dropped,
+            image=ImageSize(width=analysis.width, height=analysis.height),
+        ).model_dump()
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -174,7 +225,9 @@ def _error(frame: Frame, status: int, detail: str) -> dict[str, Any]:
     return {"frame_id": frame.frame_id, "error": detail, "status": status}
 
 
-def _describe(exc: json.JSONDecodeError | ValidationError) -> str:
+def _describe(exc: json.JSONDecodeError | ValidationError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg})"
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())

@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from service.app import create_app
+from service.server import uvicorn_options
 from service.settings import Settings
 
 
@@ -23,7 +24,8 @@ def serve_in_thread(settings: Settings, start_timeout: float = 60) -> Iterator[t
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    options = {**uvicorn_options(settings), "log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(app, timeout_graceful_shutdown=5, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout

@@ -17,6 +17,8 @@ class TrainConfig:
     data: str = "data/processed/fer2013.npz"  # output of training.prepare
     runs_dir: str = "runs"
     # Model: N blocks of (Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout.
+    # "separable": a 3x3 stem, then residual blocks of depthwise-separable convolutions (light students).
+    arch: str = "vgg"  # "vgg" or "separable"
     widths: tuple[int, ...] = (64, 128, 256, 512)  # filters per block; len = number of blocks
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
@@ -36,6 +38,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     class_weights: str = "sqrt"  # "none", "balanced" (n / (k * n_c)) or "sqrt" (its square root)
     early_stopping_patience: int = 12  # epochs without val-accuracy gain before stopping
+    # Knowledge distillation: soft targets from training.teach (empty: the hard labels only).
+    teacher: str = ""  # .npz of a teacher's (or an ensemble's) probabilities for Training and PublicTest
+    kd_temperature: float = 4.0  # softens both distributions, so the teacher's "dark knowledge" counts
+    kd_alpha: float = 0.7  # weight of the soft loss (scaled by T^2); 1 - alpha goes to the hard labels
     # Augmentation (training only; the exported model has none of it).
     flip: bool = True  # horizontal flip
     rotation_deg: float = 10.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -19,8 +18,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
 from training.config import TrainConfig
+from training.flops import count_macs
 from training.labels import LABELS
 from training.model import INPUT_SHAPE
 from training.precise_bn import recalibrate
@@ -65,11 +66,27 @@ def check_parity(model: keras.Model, onnx_path: Path, faces: np.ndarray, toleran
     return diff
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def architecture(cfg: TrainConfig, parameters: int, onnx_path: Path) -> dict:
+    """What the network is and what a face costs: FLOPs of the exported graph, TTA included."""
+    return {
+        "arch": cfg.arch,
+        "widths": list(cfg.widths),
+        "convs_per_block": cfg.convs_per_block,
+        "dense_units": cfg.dense_units,
+        "parameters": parameters,
+        "mflop_per_face": round(2 * count_macs(onnx_path)["total"] / 1e6, 3),
+    }
 
 
-def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extra: dict) -> dict:
+def teacher_record(cfg: TrainConfig) -> dict | None:
+    """For a distilled student: the teacher (members and PublicTest accuracy) and the distillation settings."""
+    if not cfg.teacher:
+        return None
+    described = json.loads(Path(cfg.teacher).with_suffix(".json").read_text())
+    return {**described, "temperature": cfg.kd_temperature, "alpha": cfg.kd_alpha, "targets": "cached"}
+
+
+def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extra: dict, parameters: int) -> dict:
     """The self-describing model card the service reads."""
     cfg = TrainConfig.load(run_dir / "config.json")
     _, data_meta = load_prepared(cfg.data)
@@ -87,6 +104,8 @@ def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extr
             "source": data_meta["source"],
             "splits": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
         },
+        "architecture": architecture(cfg, parameters, onnx_path),
+        "teacher": teacher_record(cfg),
         "training": run_record(run_dir),
         "export": {"host": platform.platform(), **extra},
         "metrics": {},
@@ -164,7 +183,8 @@ def export(
     to_onnx(model, onnx_path)
     diff = check_parity(model, onnx_path, data[1][0][:512], tolerance)
     print(f"parity on 512 PublicTest faces: max |keras - onnx| = {diff:.2e}")
-    meta = build_metadata(run_dir, name, version, onnx_path, {**choice, "parity_max_abs": diff})
+    extra = {**choice, "parity_max_abs": diff}
+    meta = build_metadata(run_dir, name, version, onnx_path, extra, int(model.count_params()))
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 

@@ -23,6 +23,7 @@ import numpy as np
 from service.preprocessing import PreprocessConfig, to_model_input
 from training.callbacks import PerClassValidation, plot_curves
 from training.config import TrainConfig, parse_args
+from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
 from training.labels import LABELS
 from training.model import build_model, build_training_model
 from training.prepare import load_prepared
@@ -60,19 +61,27 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
 
 
 def load_arrays(cfg: TrainConfig):
-    """Training and PublicTest arrays as model inputs and one-hot targets."""
+    """Training and PublicTest arrays as model inputs and targets: one-hot, or with a teacher
+    ``[one-hot | tempered teacher probabilities]`` (see training.distill)."""
     splits, meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(meta["preprocessing"])
-    (xt, yt), (xv, yv) = splits["Training"], splits["PublicTest"]
     rng = np.random.default_rng(cfg.seed)  # splits are sorted by class: subsample at random
-    if cfg.limit_train:
-        keep = np.sort(rng.permutation(len(yt))[: cfg.limit_train])
-        xt, yt = xt[keep], yt[keep]
-    if cfg.limit_val:
-        keep = np.sort(rng.permutation(len(yv))[: cfg.limit_val])
-        xv, yv = xv[keep], yv[keep]
-    eye = np.eye(len(LABELS), dtype=np.float32)
-    return to_model_input(xt, pre), yt, eye[yt], to_model_input(xv, pre), yv, eye[yv]
+    arrays = []
+    for split, limit in (("Training", cfg.limit_train), ("PublicTest", cfg.limit_val)):
+        x, y = splits[split]
+        keep = np.sort(rng.permutation(len(y))[:limit]) if limit else np.arange(len(y))
+        targets = np.eye(len(LABELS), dtype=np.float32)[y[keep]]
+        if cfg.teacher:
+            targets = kd_targets(targets, load_teacher(cfg.teacher, split)[keep], cfg.kd_temperature)
+        arrays += [to_model_input(x[keep], pre), y[keep], targets]
+    return arrays
+
+
+def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:
+    """Cross-entropy on the labels, or the distillation loss when a teacher is given."""
+    if cfg.teacher:
+        return DistillationLoss(cfg.kd_temperature, cfg.kd_alpha, cfg.label_smoothing), [accuracy_metric()]
+    return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), ["accuracy"]
 
 
 def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> list:
@@ -109,11 +118,9 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
     if cfg.init_weights:  # a second stage: new schedule, weights from an earlier run
         model.load_weights(cfg.init_weights)
     steps = math.ceil(len(xt) / cfg.batch_size)
-    model.compile(
-        optimizer=make_optimizer(cfg, steps),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"],
-    )
+    loss, metrics = loss_and_metrics(cfg)
+    model.compile(optimizer=make_optimizer(cfg, steps), loss=loss, metrics=metrics)
+    weights = class_weight_dict(yt, cfg.class_weights)
     started = time.time()
     model.fit(
         xt,
@@ -121,10 +128,11 @@ def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
         batch_size=cfg.batch_size,
         epochs=cfg.epochs,
         validation_data=(xv, yv1),
-        class_weight=class_weight_dict(yt, cfg.class_weights),
+        # Per-sample weights rather than class_weight: with a teacher the targets are not one-hot.
+        sample_weight=np.array([weights[c] for c in yt], np.float32) if weights else None,
         shuffle=True,
         verbose=verbose,
-        callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64])),
+        callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)])),
     )
     seconds = time.time() - started
     print(f"training took {seconds:.0f} s", flush=True)

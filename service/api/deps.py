@@ -12,6 +12,7 @@ from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.model_store import ModelCard
 from service.settings import Settings
+from service.streaming import StreamSlots
 from service.video.pipeline import VideoJobs
 
 # HTTPConnection rather than Request: the same dependencies serve the WebSocket route.
@@ -32,6 +33,11 @@ def get_analyzer(connection: HTTPConnection) -> ImageAnalyzer:
     if analyzer is None:
         raise HTTPException(503, "the model is not loaded yet", headers={"Retry-After": "1"})
     return analyzer
+
+
+def get_stream_slots(connection: HTTPConnection) -> StreamSlots:
+    slots: StreamSlots = connection.app.state.stream_slots
+    return slots
 
 
 def get_model(connection: HTTPConnection) -> ModelCard:
@@ -59,5 +65,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnalyzerDep = Annotated[ImageAnalyzer, Depends(get_analyzer)]
 ModelDep = Annotated[ModelCard, Depends(get_model)]
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 DetectOptionsDep = Annotated[DetectOptions, Depends(get_detect_options)]
 VideoJobsDep = Annotated[VideoJobs, Depends(get_video_jobs)]

@@ -19,14 +19,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from service.analysis import ImageAnalyzer
 from service.app import load_model
 from service.detection import DetectorLoadError
 from service.inference import DetectOptions, EmotionRecognizer
-from service.metrics import Metrics
 from service.model_store import ModelLoadError
 from service.settings import Settings
-from service.video.pipeline import FrameCallback, analyse_video
+from service.video.pipeline import FrameCallback, analyse_video, standalone_analyzer
 from service.video.plot import save_timeline_plot
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
@@ -63,18 +61,12 @@ async def analyse_file(args: argparse.Namespace, settings: Settings) -> tuple[Vi
     """
     loaded = await asyncio.to_thread(load_model, settings)
     recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
-    metrics = Metrics()
-    batcher = recognizer.create_batcher(settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics)
-    await batcher.start()
-    analyzer = ImageAnalyzer(recognizer, batcher, metrics, settings.max_pixels, settings.max_in_flight)
     options = DetectOptions(max_faces=args.max_faces, min_face_size=args.min_face_size)
-    try:
+    async with standalone_analyzer(recognizer, settings) as analyzer:
         began = time.perf_counter()
         with VideoReader(args.input, every=args.every) as reader, _frame_sink(reader, args) as on_frame:
             timeline = await analyse_video(reader, analyzer, options, on_frame, allow_truncated=True)
         return timeline, time.perf_counter() - began
-    finally:
-        await batcher.stop()
 
 
 @contextmanager

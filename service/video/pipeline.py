@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-from service.analysis import ImageAnalyzer
+from service.analysis import ImageAnalyzer, InFlight
 from service.batching import QueueFullError
-from service.inference import DetectOptions, FacePrediction, Recognition
+from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
+from service.metrics import Metrics
+from service.settings import Settings
 from service.tracking import FaceTracker
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
@@ -114,3 +118,20 @@ class VideoJobs:
             yield
         finally:
             self.running -= 1
+
+
+@contextlib.asynccontextmanager
+async def standalone_analyzer(recognizer: EmotionRecognizer, settings: Settings) -> AsyncIterator[ImageAnalyzer]:
+    """An analyzer outside the server (the command line, tests), built as the app's lifespan builds one."""
+    metrics = Metrics()
+    in_flight = InFlight(settings.max_in_flight, metrics)
+    batcher = recognizer.create_batcher(
+        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.count
+    )
+    await batcher.start()
+    executor = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="fer-video")
+    try:
+        yield ImageAnalyzer(recognizer, batcher, in_flight, settings, executor, metrics)
+    finally:
+        await batcher.stop()
+        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)

@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bench import report
-from bench.flops import count_macs
 from bench.httpload import closed_loop
+from training.flops import count_macs
 
 TINY_MACS = {"Conv": 4 * 8 * 8 * (3 * 3 * 3), "Gemm": 256 * 10, "MatMul": 10 * 5}
 
@@ -102,3 +102,34 @@ def test_update_readme_replaces_only_the_benchmarks_body(tmp_path: Path, monkeyp
     monkeypatch.setattr(report, "section", lambda bench, load: "new numbers\n")
     report.update_readme()
     assert readme.read_text() == "# FER\n\n## API\n\nkept\n\n## Benchmarks\n\nnew numbers\n\n## Later\n\nkept too\n"
+
+
+def test_parameters_counts_weights_but_not_quantization_constants(tmp_path: Path) -> None:
+    from bench.peer import parameters
+
+    model = onnx.load(str(tiny_model(tmp_path / "tiny.onnx")))
+    model.graph.initializer.append(numpy_helper.from_array(np.ones(4, np.float32), "w_scale"))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(4, np.int8), "w_zero_point"))
+    onnx.save(model, tmp_path / "with_qdq.onnx")
+    assert parameters(tmp_path / "with_qdq.onnx") == 4 * 3 * 3 * 3 + 256 * 10 + 10 * 5
+
+
+def test_peer_inputs_scale_faces_to_64_px_in_minus_one_to_one() -> None:
+    from bench.peer import peer_inputs
+
+    faces = np.stack([np.zeros((48, 48), np.uint8), np.full((48, 48), 255, np.uint8)])
+    inputs = peer_inputs(faces)
+    assert inputs.shape == (2, 64, 64, 1) and inputs.dtype == np.float32
+    assert inputs[0].max() == -1.0 and inputs[1].min() == 1.0
+
+
+def test_comparison_table_gives_each_model_its_ratio_to_the_peer() -> None:
+    from bench.tables import comparison_table
+
+    def row(name: str, at_32: float, accuracy: float | None) -> dict:
+        return {"model": name, "parameters": 1000, "mflop_per_face": 10.0, "faces_per_s": {"1": 1.0, "32": at_32},
+                "private_test": {"accuracy": accuracy, "macro_f1": accuracy}}  # fmt: skip
+
+    text = comparison_table({"threads": 2, "rows": [row("ours", 3000.0, 0.7), row("peer", 1500.0, 0.58)]})
+    ours, peer = text.splitlines()[-2:]
+    assert "| 2.00x | 70.00 % |" in ours and "| 1.00x | 58.00 % |" in peer

@@ -8,6 +8,7 @@ import zlib
 from functools import cache
 
 import cv2
+import numpy as np
 from hypothesis import strategies as st
 
 from .helpers import ASTRONAUT
@@ -79,3 +80,22 @@ def hostile_uploads() -> st.SearchStrategy[bytes]:
     """Any of the hostile kinds, plus random bytes with and without an image's magic number."""
     with_magic = st.builds(lambda magic, rest: magic + rest, st.sampled_from(MAGICS), st.binary(max_size=512))
     return st.one_of(st.binary(max_size=2048), with_magic, truncated(), corrupted(), huge_headers())
+
+
+@cache
+def bombs_at_the_pixel_limit(side: int) -> dict[str, bytes]:
+    """Small files that decode to ``side`` x ``side`` pixels: a 16-bit PNG, an RGBA PNG and a JPEG.
+
+    A few kB to 2 MB each, but tens to hundreds of MB once decoded.
+    """
+    wide = np.zeros((side, side), np.uint16)
+    wide[::64] = 40_000  # some content, still compressing to almost nothing
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., 3] = 128
+    noise = np.random.default_rng(0).integers(0, 255, (side // 16, side // 16, 3), dtype=np.uint8)
+    photo = cv2.resize(noise, (side, side), interpolation=cv2.INTER_NEAREST)
+    return {
+        "png16": cv2.imencode(".png", wide)[1].tobytes(),
+        "rgba": cv2.imencode(".png", rgba)[1].tobytes(),
+        "jpeg": cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 60])[1].tobytes(),
+    }

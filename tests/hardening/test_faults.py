@@ -1,4 +1,5 @@
-"""Faults: vanishing clients leak nothing, SIGTERM drains requests in flight, overload gets 503.
+"""Faults: vanishing clients leak nothing, SIGTERM drains requests in flight, overload gets 503,
+a dead inference worker makes the process unready and exit non-zero.
 
 A missing or corrupt model is covered where startup is tested: ``tests/service/test_main.py``
 (``test_main_exits_non_zero_for_a_missing_model`` / ``..._for_a_corrupt_model``: one line on
@@ -9,21 +10,23 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 from websockets.sync.client import connect
 
 from bench.server import service_process
-from service import analysis
+from service.__main__ import EXIT_WORKER_DIED
 
-from .helpers import ASTRONAUT, gauges, serve_in_thread, wait_until
+from .helpers import ASTRONAUT, Gates, gauges, serve_in_thread, wait_until
 
 BOUNDARY = "hardening-boundary"
 
@@ -45,11 +48,12 @@ def multipart(data: bytes) -> tuple[bytes, bytes]:
     return head, body
 
 
-def send_and_vanish(port: int, payload: bytes, linger: float = 0.05) -> None:
-    """Send ``payload`` on a fresh connection and drop it without reading the answer."""
+def send_and_vanish(port: int, payload: bytes, until: Callable[[], object] | None = None) -> None:
+    """Send ``payload`` on a fresh connection and drop it without reading the answer, once ``until()`` holds."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(payload)
-        time.sleep(linger)
+        if until is not None:
+            wait_until(until)
 
 
 def assert_back_to_idle(base_url: str, idle: dict[str, float]) -> None:
@@ -68,14 +72,18 @@ def test_disconnect_mid_upload_leaks_no_tasks(astronaut_bytes: bytes) -> None:
         assert httpx.post(f"{base_url}/predict", files={"file": ("a.png", astronaut_bytes)}).status_code == 200
 
 
-def test_disconnect_mid_request_leaks_no_tasks(astronaut_bytes: bytes) -> None:
-    """Whole requests whose clients leave while the image is decoded, detected or classified."""
+@pytest.mark.parametrize("stage", ["decode", "inference"])
+def test_disconnect_mid_request_leaks_no_tasks(astronaut_bytes: bytes, stage: str, gates: Gates) -> None:
+    """Whole requests whose clients leave while the image is decoded, or while it is classified."""
     head, body = multipart(astronaut_bytes)
-    with serve_in_thread(max_wait_ms=50) as (base_url, _app):
+    with serve_in_thread() as (base_url, _app):
         port = int(base_url.rsplit(":", 1)[1])
         idle = gauges(base_url)
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda linger: send_and_vanish(port, head + body, linger), [0.0, 0.005, 0.02, 0.06] * 4))
+        gate = gates.close(stage)
+        for sent in range(1, 5):
+            send_and_vanish(port, head + body, until=lambda n=sent: gate.arrived >= n)  # type: ignore[misc]
+            gate.release_one()
+        gates.open_all()
         assert_back_to_idle(base_url, idle)
 
 
@@ -94,29 +102,21 @@ def test_disconnect_mid_stream_leaks_no_tasks(astronaut_bytes: bytes) -> None:
 
 
 @pytest.fixture
-def gate_decoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Decoding waits until the returned event is set, so an image stays in flight as long as a test needs."""
-    release = threading.Event()
-    original = analysis.decode_image
-
-    def gated(*args: Any, **kwargs: Any) -> Any:
-        release.wait(timeout=30)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(analysis, "decode_image", gated)
-    yield release
-    release.set()
+def gates(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gates]:
+    """Closable gates in front of decoding and inference (see :class:`Gates`)."""
+    opened = Gates(monkeypatch)
+    yield opened
+    opened.open_all()
 
 
-def test_predict_image_answers_503_when_too_many_images_are_in_flight(
-    astronaut_bytes: bytes, gate_decoding: threading.Event
-) -> None:
+def test_predict_image_answers_503_when_too_many_images_are_in_flight(astronaut_bytes: bytes, gates: Gates) -> None:
     files = {"file": ("a.png", astronaut_bytes)}
     with serve_in_thread(max_in_flight=1) as (base_url, _app), ThreadPoolExecutor(1) as pool:
+        gate = gates.close("decode")
         first = pool.submit(httpx.post, f"{base_url}/predict", files=files, timeout=30)
-        wait_until(lambda: gauges(base_url)["fer_images_in_flight"] == 1)
+        wait_until(lambda: gate.waiting == 1)
         refused = httpx.post(f"{base_url}/predict", files=files, timeout=30)
-        gate_decoding.set()
+        gates.open_all()
         assert first.result().status_code == 200
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
@@ -146,3 +146,64 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0() -> None:
         client.join(timeout=60)
         assert service.process.wait(timeout=60) == 0
     assert result["status"] == 200
+
+
+def test_stream_disconnect_mid_decode_leaves_in_flight_equal_to_the_work_still_running(
+    astronaut_bytes: bytes, gates: Gates
+) -> None:
+    with serve_in_thread() as (base_url, _app):
+        idle = gauges(base_url)
+        gate = gates.close("decode")
+        with connect(f"ws://{base_url.removeprefix('http://')}/stream", compression=None) as ws:
+            ws.send(astronaut_bytes)
+            wait_until(lambda: gate.waiting == 1)
+            ws.socket.shutdown(socket.SHUT_RDWR)  # gone while its frame is being decoded
+        wait_until(lambda: gauges(base_url)["fer_open_streams"] == 0)  # the session has ended...
+        assert gauges(base_url)["fer_images_in_flight"] == 1  # ...but its decode thread still runs
+        gates.open_all()
+        assert_back_to_idle(base_url, idle)
+
+
+class WorkerKilled(BaseException):
+    """Not an Exception: the batching loop does not catch it, so the worker task ends."""
+
+
+def test_readyz_answers_503_after_the_inference_worker_dies(astronaut_bytes: bytes) -> None:
+    files = {"file": ("a.png", astronaut_bytes)}
+    with serve_in_thread(exit_on_worker_death=False) as (base_url, app):
+        batcher = app.state.analyzer.batcher
+
+        async def die() -> list[Any]:
+            raise WorkerKilled()
+
+        batcher._collect = die  # the round after the next request's kills the worker
+        assert httpx.post(f"{base_url}/predict", files=files, timeout=30).status_code == 200
+        wait_until(lambda: not batcher.running)
+        assert httpx.get(f"{base_url}/readyz", timeout=10).status_code == 503
+        refused = httpx.post(f"{base_url}/predict", files=files, timeout=30)
+        assert refused.status_code == 503 and "worker" in refused.json()["detail"]
+
+
+def test_process_exits_non_zero_when_the_inference_worker_dies(astronaut_bytes: bytes) -> None:
+    """Its supervisor (systemd, Kubernetes, uvicorn's worker manager) then starts a fresh one."""
+    script = [sys.executable, str(Path(__file__).with_name("_dying_worker.py"))]
+    with service_process({"FER_ORT_INTRA_OP_THREADS": "1"}, command=script) as service:
+        files = {"file": ("a.png", astronaut_bytes)}
+        assert httpx.post(f"{service.base_url}/predict", files=files, timeout=30).status_code == 200
+        assert service.process.wait(timeout=60) == EXIT_WORKER_DIED
+
+
+def test_predict_image_answers_503_when_decode_memory_is_not_free_in_time(astronaut_bytes: bytes, gates: Gates) -> None:
+    """A big image holds the whole (small) budget while decoded; a second image waits, then gets 503."""
+    big = cv2.imencode(".png", np.zeros((3000, 3000), np.uint8))[1].tobytes()  # needs ~50 MB: over the budget
+    with serve_in_thread(decode_budget_mb=16, decode_wait_s=0.5) as (base_url, _app), ThreadPoolExecutor(1) as pool:
+        gate = gates.close("decode")
+        first = pool.submit(httpx.post, f"{base_url}/predict", files={"file": ("big.png", big)}, timeout=30)
+        wait_until(lambda: gate.waiting == 1)
+        assert gauges(base_url)["fer_decode_bytes_reserved"] == 16 * 1024 * 1024
+        refused = httpx.post(f"{base_url}/predict", files={"file": ("a.png", astronaut_bytes)}, timeout=30)
+        gates.open_all()
+        assert first.result().status_code == 200
+        assert gauges(base_url)["fer_decode_bytes_reserved"] == 0
+    assert refused.status_code == 503
+    assert "memory" in refused.json()["detail"] and refused.headers["retry-after"] == "1"

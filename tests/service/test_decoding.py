@@ -52,18 +52,83 @@ def test_decode_image_puts_transparency_over_white() -> None:
     assert decoded.gray[0, 0] == 0 and decoded.gray[7, 7] == 255
 
 
-def test_decode_image_scales_16_bit_to_8_bit() -> None:
-    wide = np.array([[0, 257 * 128, 65535]], np.uint16)
-    decoded = decode_image(encode(Image.fromarray(wide), "PNG"), MAX_PIXELS)
-    assert decoded.gray.tolist() == [[0, 128, 255]]
+@pytest.mark.parametrize("color", [False, True])
+def test_decode_image_scales_16_bit_to_8_bit(color: bool) -> None:
+    wide = np.array([[0, 255, 256, 257 * 128, 65535]], np.uint16)
+    decoded = decode_image(encode(Image.fromarray(wide), "PNG"), MAX_PIXELS, color=color)
+    assert decoded.gray.tolist() == [[0, 0, 1, 128, 255]]  # the top 8 bits
 
 
-def test_decode_image_honours_exif_orientation() -> None:
+# Where the stored pixel (x, y) of a W x H image is displayed, per EXIF orientation (from the
+# EXIF 2.3 definitions, not from Pillow): 2 mirror, 3 rotate 180, 4 flip, 5 transpose,
+# 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise.
+DISPLAYED_AT = {
+    1: lambda x, y, w, h: (x, y),
+    2: lambda x, y, w, h: (w - 1 - x, y),
+    3: lambda x, y, w, h: (w - 1 - x, h - 1 - y),
+    4: lambda x, y, w, h: (x, h - 1 - y),
+    5: lambda x, y, w, h: (y, x),
+    6: lambda x, y, w, h: (h - 1 - y, x),
+    7: lambda x, y, w, h: (h - 1 - y, w - 1 - x),
+    8: lambda x, y, w, h: (y, w - 1 - x),
+}
+MARKERS = {(3, 2): 250, (60, 5): 170, (10, 29): 90}  # (x, y) -> value on a black 64x32 image
+
+
+def with_exif_orientation(orientation: int, fmt: str) -> bytes:
+    stored = np.zeros((32, 64), np.uint8)
+    for (x, y), value in MARKERS.items():
+        stored[y, x] = value
     exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
-    data = encode(gradient_rgb(64, 32), "JPEG", exif=exif.tobytes())
-    decoded = decode_image(data, MAX_PIXELS)
-    assert (decoded.width, decoded.height) == (32, 64)
+    exif[0x0112] = orientation
+    return encode(Image.fromarray(stored, "L"), fmt, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("color", [False, True])
+def test_decode_image_puts_every_pixel_where_its_exif_orientation_says(orientation: int, color: bool) -> None:
+    decoded = decode_image(with_exif_orientation(orientation, "PNG"), MAX_PIXELS, color=color)
+    swapped = orientation >= 5
+    assert (decoded.width, decoded.height) == ((32, 64) if swapped else (64, 32))
+    expected = np.zeros_like(decoded.gray)
+    for (x, y), value in MARKERS.items():
+        dx, dy = DISPLAYED_AT[orientation](x, y, 64, 32)
+        expected[dy, dx] = value
+    np.testing.assert_array_equal(decoded.gray, expected)
+    assert decoded.gray.flags.c_contiguous  # OpenCV needs contiguous arrays
+
+
+def test_decode_image_keeps_rgb_channel_order() -> None:
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    pixels[:, :2] = (255, 0, 0)  # red
+    pixels[:, 2:4] = (0, 255, 0)  # green
+    pixels[:, 4:] = (0, 0, 255)  # blue
+    decoded = decode_image(encode(Image.fromarray(pixels, "RGB"), "PNG"), MAX_PIXELS, color=True)
+    assert decoded.pixels[0, 0].tolist() == [255, 0, 0]
+    assert decoded.pixels[0, 2].tolist() == [0, 255, 0]
+    assert decoded.pixels[0, 4].tolist() == [0, 0, 255]
+    # Luma weights 0.299, 0.587, 0.114: a swapped red and blue would read 29 and 76.
+    assert decoded.gray[0, [0, 2, 4]].tolist() == [76, 150, 29]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_decode_image_without_color_gives_the_same_gray_as_with_it(fmt: str) -> None:
+    data = encode(gradient_rgb(64, 32), fmt)
+    gray_only = decode_image(data, MAX_PIXELS, color=False)
+    with_color = decode_image(data, MAX_PIXELS, color=True)
+    assert gray_only.pixels.ndim == 2 and gray_only.pixels is gray_only.gray
+    # JPEGs decode straight to grayscale in libjpeg: the same luma, up to rounding.
+    assert np.abs(gray_only.gray.astype(int) - with_color.gray.astype(int)).max() <= 1
+
+
+def test_decode_image_blends_transparency_over_white_in_color() -> None:
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 255)  # opaque red
+    rgba[0, 1] = (0, 0, 255, 128)  # half-transparent blue
+    decoded = decode_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"), MAX_PIXELS, color=True)
+    assert decoded.pixels[0, 0].tolist() == [255, 0, 0]
+    assert decoded.pixels[0, 1].tolist() == [127, 127, 255]
+    assert decoded.pixels[1, 1].tolist() == [255, 255, 255]  # fully transparent: white
 
 
 def test_decode_image_reads_the_committed_photo(astronaut_path: Path) -> None:

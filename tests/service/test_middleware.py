@@ -1,10 +1,10 @@
-"""service.middleware: the body limit stops reading early; request metrics use route templates."""
+"""service.middleware: the body limits stop reading early (size) and stop waiting (time)."""
 
 import asyncio
 
 from starlette.types import Message, Receive, Scope, Send
 
-from service.middleware import BodySizeLimitMiddleware
+from service.middleware import BodyLimitMiddleware
 
 CHUNK = b"x" * 1000
 
@@ -17,7 +17,7 @@ async def read_whole_body(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def call(middleware: BodySizeLimitMiddleware, headers: list[tuple[bytes, bytes]], chunks: int) -> tuple[int, int]:
+def call(middleware: BodyLimitMiddleware, headers: list[tuple[bytes, bytes]], chunks: int) -> tuple[int, int]:
     """(status sent, chunks the client had to deliver) for a body of ``chunks`` x 1000 bytes."""
     delivered = 0
     sent: list[Message] = []
@@ -36,18 +36,40 @@ def call(middleware: BodySizeLimitMiddleware, headers: list[tuple[bytes, bytes]]
 
 
 def test_body_limit_stops_reading_a_chunked_body_past_the_limit() -> None:
-    middleware = BodySizeLimitMiddleware(read_whole_body, max_bytes=5_000)
+    middleware = BodyLimitMiddleware(read_whole_body, max_bytes=5_000, timeout_s=60)
     status, delivered = call(middleware, headers=[], chunks=1_000)
     assert status == 413
     assert delivered == 6  # the chunk that crossed 5000 bytes, not the 1 MB the client had
 
 
 def test_body_limit_refuses_a_declared_length_without_reading() -> None:
-    middleware = BodySizeLimitMiddleware(read_whole_body, max_bytes=5_000)
+    middleware = BodyLimitMiddleware(read_whole_body, max_bytes=5_000, timeout_s=60)
     status, delivered = call(middleware, headers=[(b"content-length", b"1000000")], chunks=1_000)
     assert (status, delivered) == (413, 0)
 
 
 def test_body_limit_lets_small_bodies_through() -> None:
-    middleware = BodySizeLimitMiddleware(read_whole_body, max_bytes=5_000)
+    middleware = BodyLimitMiddleware(read_whole_body, max_bytes=5_000, timeout_s=60)
     assert call(middleware, headers=[(b"content-length", b"3000")], chunks=3) == (200, 3)
+
+
+def test_body_limit_answers_408_when_the_body_stops_arriving() -> None:
+    """A client that sent one chunk and then nothing: the deadline ends the wait for the rest."""
+    middleware = BodyLimitMiddleware(read_whole_body, max_bytes=5_000, timeout_s=0.05)
+    sent: list[Message] = []
+    chunks = 0
+
+    async def receive() -> Message:
+        nonlocal chunks
+        chunks += 1
+        if chunks > 1:
+            await asyncio.Event().wait()  # never set: the rest of the body never comes
+        return {"type": "http.request", "body": CHUNK, "more_body": True}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    asyncio.run(asyncio.wait_for(middleware(scope, receive, send), timeout=10))
+    assert sent[0]["status"] == 408
+    assert chunks == 2

@@ -1,5 +1,6 @@
 """service.settings: one BaseSettings class read from FER_* variables."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ def test_settings_defaults_match_the_documented_values() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert (settings.max_batch_size, settings.max_wait_ms, settings.max_queue) == (32, 5.0, 256)
     assert settings.max_body_bytes == 10 * 1024 * 1024
-    assert settings.max_pixels == 40_000_000
+    assert settings.max_pixels == 25_000_000
     assert (settings.detect_scale_factor, settings.detect_min_neighbors, settings.detect_min_face) == (1.2, 5, 40)
     assert (settings.detect_max_side, settings.detect_max_downscale) == (288, 4)
     assert settings.detect_cascade == "haarcascade_frontalface_alt2.xml"
@@ -40,6 +41,45 @@ def test_settings_reject_invalid_values(monkeypatch: pytest.MonkeyPatch, name: s
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+LIMITS = [
+    "max_body_bytes",
+    "max_pixels",
+    "max_batch_files",
+    "max_faces",
+    "decode_budget_mb",
+    "decode_wait_s",
+    "max_in_flight",
+    "max_queue",
+    "max_connections",
+    "header_timeout_s",
+    "body_timeout_s",
+    "max_streams",
+    "ws_allowed_origins",
+    "exit_on_worker_death",
+    "max_video_bytes",
+    "max_video_duration_s",
+    "max_video_frames",
+    "max_video_faces",
+    "max_video_jobs",
+]
+
+
+def readme_hardening_defaults() -> dict[str, str]:
+    """``FER_X`` -> default, from the table of the README's Hardening section."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("\n## Hardening\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `FER_")]
+    return {name.strip(" `"): default.strip(" `") for name, default in rows}
+
+
+def test_settings_every_limit_is_documented_with_its_default() -> None:
+    documented = readme_hardening_defaults()
+    for name in LIMITS:
+        default = Settings.model_fields[name].get_default(call_default_factory=True)
+        shown = json.dumps(default) if isinstance(default, (list, bool)) else f"{default:.15g}"
+        assert documented.get(f"FER_{name.upper()}") == shown, name
 
 
 def test_settings_video_limits_have_safe_defaults_and_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

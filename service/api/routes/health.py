@@ -21,6 +21,8 @@ async def read_readiness(request: Request) -> ReadinessResponse | JSONResponse:
     """Readiness: the model is loaded, warmed up and the inference worker is running."""
     state = request.app.state
     analyzer = getattr(state, "analyzer", None)
+    if getattr(state, "fatal_error", None):
+        return JSONResponse({"detail": "not ready: the inference worker died; restarting"}, status_code=503)
     if not getattr(state, "ready", False) or analyzer is None or not analyzer.batcher.running:
         return JSONResponse({"detail": "not ready: the model is not loaded"}, status_code=503)
     return ReadinessResponse(status="ready", model=analyzer.model_ref)

@@ -12,5 +12,5 @@ router = APIRouter(prefix="/v1", tags=["models"])
 
 @router.get("/models", response_model=ModelsResponse)
 async def list_models(model: ModelDep) -> ModelsResponse:
-    """Metadata of the served model: labels, input, preprocessing, dataset, metrics."""
-    return ModelsResponse(models=[model.metadata])
+    """Metadata of the served model: labels, input, preprocessing, dataset, metrics (no host details)."""
+    return ModelsResponse(models=[model.public_metadata])

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
-from service.analysis import ImageAnalysis, ImageAnalyzer
-from service.annotate import annotate, encode_jpeg
+from service.analysis import ImageAnalyzer
 from service.api.deps import AnalyzerDep, DetectOptionsDep, SettingsDep
 from service.decoding import ImageError
 from service.inference import DetectOptions
@@ -22,7 +21,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "body over FER_MAX_BODY_BYTES or image over FER_MAX_PIXELS"},
     415: {"model": ErrorResponse, "description": "a file type other than JPEG, PNG, WebP or BMP"},
     422: {"model": ErrorResponse, "description": "missing form field or invalid query option"},
-    503: {"model": ErrorResponse, "description": "server busy: too many images in flight; retry after Retry-After"},
+    503: {
+        "model": ErrorResponse,
+        "description": "server busy: too many images in flight, or no decode memory in time; retry after Retry-After",
+    },
 }
 ANNOTATED_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "JSON result, or with annotate=true the image with boxes"}
@@ -39,14 +41,10 @@ async def predict_image(
     ] = False,
 ) -> Any:
     """Detect the faces in one image and give each face's emotion probabilities."""
-    analysis = await analyzer.analyse(await file.read(), file.content_type, options)
-    if annotate_image:
-        return Response(await asyncio.to_thread(_annotated_jpeg, analysis), media_type="image/jpeg")
+    analysis = await analyzer.analyse(await file.read(), file.content_type, options, annotated=annotate_image)
+    if analysis.annotated_jpeg is not None:
+        return Response(analysis.annotated_jpeg, media_type="image/jpeg")
     return analysis.to_response(analyzer.model_ref)
-
-
-def _annotated_jpeg(analysis: ImageAnalysis) -> bytes:
-    return encode_jpeg(annotate(analysis.image.pixels, analysis.faces))
 
 
 @router.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)

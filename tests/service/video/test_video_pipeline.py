@@ -11,8 +11,8 @@ import pytest
 from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError
 from service.inference import EmotionRecognizer
-from service.metrics import Metrics
-from service.video.pipeline import FRAMES_IN_FLIGHT, VideoJobs, analyse_video
+from service.settings import Settings
+from service.video.pipeline import FRAMES_IN_FLIGHT, VideoJobs, analyse_video, standalone_analyzer
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
 
@@ -20,16 +20,11 @@ Analyse = Callable[[ImageAnalyzer], Awaitable[Any]]
 
 
 def run_with_analyzer(recognizer: EmotionRecognizer, test: Analyse) -> Any:
-    """Run ``test`` with an analyzer whose micro-batcher runs in a fresh event loop, as in the app."""
+    """Run ``test`` with an analyzer built as the app builds it, in a fresh event loop."""
 
     async def main() -> Any:
-        metrics = Metrics()
-        batcher = recognizer.create_batcher(32, 0.005, 256, metrics)
-        await batcher.start()
-        try:
-            return await test(ImageAnalyzer(recognizer, batcher, metrics, max_pixels=10**8))
-        finally:
-            await batcher.stop()
+        async with standalone_analyzer(recognizer, Settings()) as analyzer:
+            return await test(analyzer)
 
     return asyncio.run(main())
 
@@ -69,11 +64,11 @@ def test_analyse_video_keeps_at_most_frames_in_flight_images_in_the_pipeline(rec
 
     async def test(analyzer: ImageAnalyzer) -> None:
         def on_frame(frame: SampledFrame, rows: list[TimelineRow]) -> None:
-            seen.append(analyzer.in_flight)
+            seen.append(analyzer.in_flight.count)
 
         with VideoReader(planted_clip.path) as reader:
             await analyse_video(reader, analyzer, on_frame=on_frame)
-        assert analyzer.in_flight == 0
+        assert analyzer.in_flight.count == 0
 
     run_with_analyzer(recognizer, test)
     assert len(seen) == 24 and max(seen) <= FRAMES_IN_FLIGHT
@@ -81,10 +76,10 @@ def test_analyse_video_keeps_at_most_frames_in_flight_images_in_the_pipeline(rec
 
 def test_analyse_video_refuses_when_images_fill_the_pipeline(recognizer, planted_clip) -> None:
     async def test(analyzer: ImageAnalyzer) -> None:
-        analyzer.in_flight = analyzer.max_in_flight  # as if /predict requests held every slot
+        analyzer.in_flight.count = analyzer.in_flight.limit  # as if /predict requests held every slot
         with VideoReader(planted_clip.path) as reader, pytest.raises(QueueFullError):
             await analyse_video(reader, analyzer)
-        assert analyzer.in_flight == analyzer.max_in_flight  # nothing leaked
+        assert analyzer.in_flight.count == analyzer.in_flight.limit  # nothing leaked
 
     run_with_analyzer(recognizer, test)
 

@@ -63,6 +63,18 @@ def test_predict_image_limits_faces_by_count_and_size(
     assert post_image(client, data, min_face_size=1000)["faces"] == []
 
 
+def test_predict_image_classifies_at_most_the_configured_faces_whatever_the_client_asks(
+    make_client, multi_face_image: tuple[bytes, list[Box]]
+) -> None:
+    data, _ = multi_face_image
+    with make_client(max_faces=2) as client:
+        capped = post_image(client, data)["faces"]
+        assert post_image(client, data, max_faces=50)["faces"] == capped
+        assert len(post_image(client, data, max_faces=1)["faces"]) == 1
+    areas = [Box(**face["box"]).area for face in capped]
+    assert len(capped) == 2 and areas == sorted(areas, reverse=True)  # the largest two of three
+
+
 def test_predict_image_reports_boxes_in_original_pixels_for_large_images(make_client, astronaut_path: Path) -> None:
     large = cv2.resize(cv2.imread(str(astronaut_path)), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
     with make_client(detect_max_side=512) as client:
