@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo notebooks
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PIP) install -q -e ".[dev,train,demo]"
+	$(PIP) install -q -e ".[dev,train,demo,video]"
 	touch $@
 
 install: $(VENV)/.base ## service dependencies only (no TensorFlow)
@@ -68,6 +68,9 @@ prepare: install-dev data/processed/fer2013.npz
 
 eda: prepare ## exploratory plots into results/eda/
 	$(PY) -m training.eda
+
+notebooks: prepare ## run notebooks/ on the full dataset, outputs in place (~5 min; the tests run them on the sample)
+	$(PY) -m training.notebooks notebooks/01_EDA.ipynb notebooks/02_Training.ipynb
 
 train: prepare ## stage 1 of the committed model, 32 epochs (override with ARGS="--epochs 5 ...")
 	$(PY) -m training.train --name $(BASE_RUN) $(ARGS)

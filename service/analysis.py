@@ -1,4 +1,4 @@
-"""The request pipeline shared by /predict, /predict/batch and /stream: bytes -> faces + timings.
+"""The request pipeline shared by /predict, /predict/batch, /stream and /predict/video: bytes -> faces + timings.
 
 Each image takes an in-flight slot (or gets 503 at once), then a reservation of decode memory
 sized from its header (waiting up to ``decode_wait_s``, then 503). Decoding, detection and
@@ -124,6 +124,22 @@ class ImageAnalyzer:
         finally:
             slot.drop()
 
+    async def recognise(self, gray: np.ndarray, options: DetectOptions | None = None) -> Recognition:
+        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches."""
+        slot = self.in_flight.acquire()
+        try:
+            height, width = gray.shape[:2]
+            # The frame's pixels exist already (the video reader holds a few); count them with the search's memory.
+            memory = await self._reserve(gray.nbytes + self.recognizer.detector.working_bytes(height, width))
+            try:
+                work = partial(self._locate_frame, gray, self._capped(options))
+                located = await run_holding([slot, memory], self.executor, work)
+            finally:
+                memory.drop()
+            return await self._classify(located)
+        finally:
+            slot.drop()
+
     def _capped(self, options: DetectOptions | None) -> DetectOptions:
         """The client's options with at most ``max_faces`` faces, whatever it asked for."""
         options = options or DetectOptions()
@@ -171,6 +187,13 @@ class ImageAnalyzer:
         detect_ms = 1000 * (time.perf_counter() - decoded)
         kept = image if annotated else None
         return _Located(boxes, inputs, image.width, image.height, 1000 * (decoded - began), detect_ms, kept)
+
+    def _locate_frame(self, gray: np.ndarray, options: DetectOptions) -> _Located:
+        """Runs in a worker thread: detect and crop a frame that needs no decoding."""
+        began = time.perf_counter()
+        boxes, inputs = self.recognizer.locate(gray, options)
+        detect_ms = 1000 * (time.perf_counter() - began)
+        return _Located(boxes, inputs, gray.shape[1], gray.shape[0], decode_ms=0.0, detect_ms=detect_ms, image=None)
 
     async def _classify(self, located: _Located) -> Recognition:
         began = time.perf_counter()

@@ -14,21 +14,21 @@ TEXT_COLOR = (0, 0, 0)
 JPEG_QUALITY = 90
 
 
-def annotate(pixels: np.ndarray, faces: Sequence[FacePrediction]) -> np.ndarray:
-    """A BGR copy of ``pixels`` (gray or RGB) with one labelled box per face."""
+def annotate(pixels: np.ndarray, faces: Sequence[FacePrediction], labels: Sequence[str] | None = None) -> np.ndarray:
+    """A BGR copy of ``pixels`` (gray or RGB) with one labelled box per face (default label: emotion and confidence)."""
     canvas = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR) if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     # Line width and font grow with the image, so labels stay readable on large photos.
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
     font_scale = max(0.4, max(canvas.shape[:2]) / 1000)
-    for face in faces:
-        _draw_face(canvas, face, thickness, font_scale)
+    for index, face in enumerate(faces):
+        label = labels[index] if labels is not None else f"{face.emotion} {face.confidence:.2f}"
+        _draw_face(canvas, face, label, thickness, font_scale)
     return canvas
 
 
-def _draw_face(canvas: np.ndarray, face: FacePrediction, thickness: int, font_scale: float) -> None:
+def _draw_face(canvas: np.ndarray, face: FacePrediction, label: str, thickness: int, font_scale: float) -> None:
     box = face.box
     cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), BOX_COLOR, thickness)
-    label = f"{face.emotion} {face.confidence:.2f}"
     (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
     # Above the box when there is room, otherwise just inside its top edge.
     top = box.y - text_h - baseline - 2 if box.y >= text_h + baseline + 2 else box.y

@@ -23,16 +23,18 @@ from fastapi.staticfiles import StaticFiles
 from service.analysis import ImageAnalyzer, InFlight
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
+from service.api.routes.video import VIDEO_PATH
 from service.detection import DetectorConfig, FaceDetector
 from service.errors import register_error_handlers
 from service.inference import EmotionRecognizer
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from service.middleware import PathBodyLimits, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
 from service.streaming import StreamSlots
+from service.video.pipeline import VideoJobs
 
 logger = logging.getLogger(__name__)
 
@@ -117,13 +119,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.fatal_error = None
     app.state.stream_slots = StreamSlots(settings.max_streams)
+    app.state.video_jobs = VideoJobs(settings.max_video_jobs)
     register_error_handlers(app)
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Added later = further out: metrics and access lines see the 413s and 408s of the body
     # limits too, and the request id is set before anything logs.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        PathBodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        path_limits={VIDEO_PATH: settings.max_video_bytes},
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
     add_request_id_middleware(app)
     return app

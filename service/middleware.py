@@ -141,3 +141,25 @@ def _route_template(scope: Scope, original_root_path: str) -> str:
         return str(path)
     mount_path = scope.get("root_path", "")[len(original_root_path) :]
     return mount_path or "unmatched"
+
+
+class PathBodyLimits:
+    """A body size limit per path (a video may be larger than a photo), ``max_bytes`` everywhere else.
+
+    One :class:`BodyLimitMiddleware` per limit around the same app, picked by the path; the body
+    timeout is the same for all.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float, path_limits: dict[str, int]) -> None:
+        self.default = BodyLimitMiddleware(app, max_bytes, timeout_s)
+        self.by_path = {path: BodyLimitMiddleware(app, limit, timeout_s) for path, limit in path_limits.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limited = self.by_path.get(_route_path(scope), self.default) if scope["type"] == "http" else self.default
+        await limited(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: without the root path when the server includes it (as Starlette does)."""
+    path, root_path = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path

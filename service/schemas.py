@@ -114,11 +114,19 @@ class ModelsResponse(BaseModel):
     models: list[dict[str, Any]]
 
 
+class StreamFaceOut(FaceOut):
+    track_id: int = Field(description="the same id follows the same face across this stream's frames", examples=[1])
+
+    @classmethod
+    def tracked(cls, face: FacePrediction, track_id: int) -> StreamFaceOut:
+        return cls(**FaceOut.of(face).model_dump(), track_id=track_id)
+
+
 class StreamFrameResult(BaseModel):
     """One WebSocket reply per processed frame (documented here; sent as JSON text)."""
 
     frame_id: int = Field(description="index of the frame on this connection, counting dropped ones")
-    faces: list[FaceOut]
+    faces: list[StreamFaceOut]
     latency_ms: float = Field(description="from receiving the frame to sending this reply")
     dropped: int = Field(description="frames skipped so far because a newer frame arrived")
     image: ImageSize

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
 
+    # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
+    # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
+    # each limit bounds what one upload can take (README, "Hardening").
+    max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="video upload limit (bytes)")
+    max_video_duration_s: float = Field(default=120.0, gt=0, description="longest video accepted (seconds)")
+    max_video_frames: int = Field(default=7200, ge=1, description="most frames decoded per video, sampled or not")
+    max_video_faces: int = Field(default=8, ge=1, description="most faces analysed per video frame (the largest)")
+    max_video_jobs: int = Field(default=2, ge=1, description="videos analysed at once before uploads get 503")
+
     # Supervision: if the inference worker dies, /readyz answers 503 and, with this on, the process
     # exits non-zero so that its supervisor (systemd, Kubernetes, uvicorn's worker manager) restarts it.
     exit_on_worker_death: bool = True

@@ -26,9 +26,10 @@ from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
 from service.inference import DetectOptions
 from service.metrics import Metrics
-from service.schemas import FaceOut, ImageSize, StreamFrameResult
+from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
 from service.settings import Settings
 from service.smoothing import FaceSmoother
+from service.tracking import FaceTracker
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class StreamSession:
         self.max_frame_bytes = settings.max_body_bytes
         self.slot = LatestFrame()
         self.smoother = FaceSmoother(settings.stream_smoothing_alpha)
+        self.tracker = FaceTracker()  # track ids let the demo page chart each face over time
         self.smoothing = False
         self.options = DetectOptions()
         self._send_lock = asyncio.Lock()  # replies and error messages come from two tasks
@@ -205,9 +207,10 @@ class StreamSession:
             logger.exception("stream frame %d failed", frame.frame_id)
             return _error(frame, 500, "internal server error")
         faces = self.smoother.update(analysis.faces) if self.smoothing else analysis.faces
+        track_ids = self.tracker.update([face.box for face in faces], frame.received_at)
         return StreamFrameResult(
             frame_id=frame.frame_id,
-            faces=[FaceOut.of(face) for face in faces],
+            faces=[StreamFaceOut.tracked(face, track_id) for face, track_id in zip(faces, track_ids, strict=True)],
             latency_ms=round(1000 * (time.perf_counter() - frame.received_at), 3),
             dropped=self.slot.dropped,
             image=ImageSize(width=analysis.width, height=analysis.height),

@@ -49,26 +49,32 @@ class PerClassValidation(keras.callbacks.Callback):
                 self.tf.summary.histogram(f"gradients/{weight.path}", grad, step=epoch)
 
 
-def plot_curves(history_csv: Path, out_png: Path) -> None:
-    """Loss and accuracy curves (train and validation) from Keras' CSVLogger output."""
-    import matplotlib
+def curves_figure(history_csv: Path, title: str = ""):
+    """Loss and accuracy curves (train and validation) from Keras' CSVLogger output, or None if empty.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Built without pyplot, so a notebook can show it and training can save it.
+    """
+    from matplotlib.figure import Figure
 
-    with history_csv.open() as handle:
+    with Path(history_csv).open() as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
-        return
+        return None
     epochs = np.array([int(r["epoch"]) + 1 for r in rows])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
+    fig = Figure(figsize=(11, 4), layout="tight")
+    for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):
         ax.plot(epochs, [float(r[key]) for r in rows], label=f"train {key}")
         ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label=f"val {key} (PublicTest)")
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_curves(history_csv: Path, out_png: Path) -> None:
+    fig = curves_figure(history_csv)
+    if fig is not None:
+        fig.savefig(out_png, dpi=110)

@@ -13,6 +13,7 @@ from service.metrics import Metrics
 from service.model_store import ModelCard
 from service.settings import Settings
 from service.streaming import StreamSlots
+from service.video.pipeline import VideoJobs
 
 # HTTPConnection rather than Request: the same dependencies serve the WebSocket route.
 
@@ -43,6 +44,11 @@ def get_model(connection: HTTPConnection) -> ModelCard:
     return get_analyzer(connection).recognizer.model
 
 
+def get_video_jobs(connection: HTTPConnection) -> VideoJobs:
+    jobs: VideoJobs = connection.app.state.video_jobs
+    return jobs
+
+
 def get_detect_options(
     max_faces: Annotated[int | None, Query(ge=1, le=1000, description="keep at most this many (largest) faces")] = None,
     min_face_size: Annotated[
@@ -61,3 +67,4 @@ AnalyzerDep = Annotated[ImageAnalyzer, Depends(get_analyzer)]
 ModelDep = Annotated[ModelCard, Depends(get_model)]
 StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 DetectOptionsDep = Annotated[DetectOptions, Depends(get_detect_options)]
+VideoJobsDep = Annotated[VideoJobs, Depends(get_video_jobs)]

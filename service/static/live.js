@@ -2,6 +2,7 @@
 // The send rate follows the server: a new frame goes out only while fewer than
 // MAX_IN_FLIGHT are unanswered, so a slow CPU model is never buried in a queue.
 import { drawFaces, renderFaceCards } from "./render.js";
+import { LiveTimeline } from "./timeline.js";
 
 const MAX_IN_FLIGHT = 2;
 const FRAME_WIDTH = 640; // frames are downscaled to at most this width before encoding
@@ -24,6 +25,7 @@ export class LiveView {
       overlay: $("overlay"), faces: $("faces"), message: $("live-message"),
       fps: $("fps"), latency: $("latency"), rtt: $("rtt"), dropped: $("dropped"),
     };
+    this.timeline = new LiveTimeline($("timeline"));
     this.canvas = document.createElement("canvas"); // off-screen, for JPEG encoding
     this.running = false;
     this.els.start.addEventListener("click", () => this.start());
@@ -55,6 +57,7 @@ export class LiveView {
     this.els.start.disabled = true;
     this.els.stop.disabled = false;
     this.say("Connecting to the service…");
+    this.timeline.clear();
     this.resetStats();
     this.connect();
     // A safety net: replies drive the pump, this timer recovers from lost frames.
@@ -196,6 +199,7 @@ export class LiveView {
     this.clearOverlay();
     drawFaces(overlay.getContext("2d"), msg.faces, overlay.width / img.width, overlay.height / img.height);
     renderFaceCards(this.els.faces, msg.faces);
+    this.timeline.add(msg.faces, performance.now() / 1000);
     this.say(msg.faces.length
       ? `${msg.faces.length} face(s) found.`
       : "No face found. Face the camera in good, even light.");

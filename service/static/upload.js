@@ -1,6 +1,7 @@
 // Upload panel: several images at once (picker or drag and drop) -> POST
-// /predict/batch -> one card per image with its boxes and bars.
+// /predict/batch -> one card per image with its boxes and bars; a video -> its timeline.
 import { drawFaces, renderFaceCards } from "./render.js";
+import { analyseVideo, drawCharts, isVideo } from "./video.js";
 
 const MAX_PREVIEW_WIDTH = 360;
 
@@ -56,27 +57,41 @@ async function resultCard(result, file) {
   return card;
 }
 
-async function uploadFiles(files, els) {
-  const images = [...files].filter((f) => !f.type || f.type.startsWith("image/"));
-  if (!images.length) {
-    els.message.textContent = "Those files are not images.";
-    return;
-  }
+// One card per image from a single /predict/batch request; { cards, found } or { error }.
+async function imageCards(images) {
   const form = new FormData();
   images.forEach((f) => form.append("files", f, f.name));
-  els.message.textContent = `Analysing ${images.length} image(s)…`;
+  const resp = await fetch("/predict/batch", { method: "POST", body: form });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) return { error: errorText(resp.status, data.detail) };
+  const cards = await Promise.all(data.results.map((r, i) => resultCard(r, images[i])));
+  const found = data.results.reduce((n, r) => n + (r.faces ? r.faces.length : 0), 0);
+  return { cards, found, count: data.results.length };
+}
+
+async function uploadFiles(files, els) {
+  const videos = [...files].filter(isVideo);
+  const images = [...files].filter((f) => !isVideo(f) && (!f.type || f.type.startsWith("image/")));
+  if (!images.length && !videos.length) {
+    els.message.textContent = "Those files are not images or videos.";
+    return;
+  }
+  els.message.textContent = `Analysing ${images.length} image(s) and ${videos.length} video(s)…`;
   els.results.setAttribute("aria-busy", "true");
   try {
-    const resp = await fetch("/predict/batch", { method: "POST", body: form });
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) {
-      els.message.textContent = errorText(resp.status, data.detail);
+    const photos = images.length ? await imageCards(images) : { cards: [], found: 0, count: 0 };
+    if (photos.error) {
+      els.message.textContent = photos.error;
       return;
     }
-    const cards = await Promise.all(data.results.map((r, i) => resultCard(r, images[i])));
-    els.results.replaceChildren(...cards);
-    const found = data.results.reduce((n, r) => n + (r.faces ? r.faces.length : 0), 0);
-    els.message.textContent = `${data.results.length} image(s) analysed, ${found} face(s) found.`;
+    const clips = [];
+    for (const video of videos) clips.push(await analyseVideo(video)); // one at a time: videos are long jobs
+    els.results.replaceChildren(...clips, ...photos.cards);
+    clips.forEach(drawCharts);
+    const parts = [];
+    if (images.length) parts.push(`${photos.count} image(s) analysed, ${photos.found} face(s) found`);
+    if (videos.length) parts.push(`${videos.length} video(s) analysed`);
+    els.message.textContent = `${parts.join("; ")}.`;
   } catch (err) {
     els.message.textContent = `Could not reach the service: ${err.message}`;
   } finally {

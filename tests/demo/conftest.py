@@ -17,14 +17,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app
+from service.app import create_app, load_model
+from service.inference import EmotionRecognizer
 from service.model_store import ModelLoadError, resolve_model_dir
 from service.settings import Settings
+from service.video.synthetic import write_planted_clip
 
 from .media import face_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+FER_SAMPLE = ROOT / "tests" / "fixtures" / "fer2013" / "test"
 FACE_PHOTO = PHOTOS / "astronaut.png"  # one face
 NO_FACE_PHOTO = PHOTOS / "chelsea.png"  # a cat
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -95,6 +98,28 @@ def live_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def webcam_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return face_clip(FACE_PHOTO, tmp_path_factory.mktemp("webcam") / "face.y4m")
+
+
+PLANTED = ("happy", "surprise", "angry")  # the left face of the uploaded clip, in this order
+
+
+@pytest.fixture(scope="session")
+def planted_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MP4 of two faces: the left one happy, then surprised, then angry; the right one neutral."""
+    import cv2
+
+    loaded = load_model(demo_settings())
+    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    faces = {}
+    for label in (*PLANTED, "neutral"):
+        paths = sorted(FER_SAMPLE.glob(f"{label}/*Test_*.jpg"))
+        assert paths, f"no FER-2013 sample faces for {label} under {FER_SAMPLE}"
+        faces[label] = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    path = tmp_path_factory.mktemp("upload") / "planted.mp4"
+    try:
+        return write_planted_clip(path, recognizer, faces, PLANTED, "neutral")
+    except LookupError as exc:
+        pytest.fail(f"cannot plant the test clip: {exc}")
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread until it

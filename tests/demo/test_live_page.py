@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .conftest import FACE_PHOTO, NO_FACE_PHOTO, ROOT
+from .conftest import FACE_PHOTO, NO_FACE_PHOTO, PLANTED, ROOT
 
 # Generous: the first frames wait for the ONNX session and a busy CI CPU.
 LIVE_TIMEOUT_MS = 30_000
@@ -26,6 +26,18 @@ OVERLAY_HAS_INK = """() => {
   for (let i = 3; i < px.length; i += 4) if (px[i] > 0) return true;
   return false;
 }"""
+
+
+def chart_has_ink(selector: str, min_points: int) -> str:
+    """JS: the first canvas matching ``selector`` charts ``min_points`` points and has coloured pixels."""
+    return f"""() => {{
+  const c = document.querySelector({selector!r});
+  if (!c || !c.width || Number(c.dataset.points || 0) < {min_points}) return false;
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const colourful = (i) => Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 80;
+  for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && colourful(i)) return true;
+  return false;
+}}"""
 
 
 def open_ready_page(page) -> None:
@@ -50,7 +62,7 @@ def save_screenshot(page) -> None:
         page.screenshot(path=str(path), full_page=True)
 
 
-def test_live_webcam_shows_boxes_bars_and_fps(page) -> None:
+def test_live_webcam_shows_boxes_bars_and_fps(page, planted_video: Path) -> None:
     open_ready_page(page)
     page.click("#start")
     wait_for(page, FIRST_FACE_HAS_7_BARS, "a face card with 7 emotion bars")
@@ -61,10 +73,10 @@ def test_live_webcam_shows_boxes_bars_and_fps(page) -> None:
     emotions = page.eval_on_selector_all("#faces .face-card:first-child .bar", "els => els.map(e => e.dataset.emotion)")
     assert emotions == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
-    # The README screenshot shows both panels, so upload while the camera runs.
-    page.set_input_files("#upload-input", [str(FACE_PHOTO), str(NO_FACE_PHOTO)])
-    page.wait_for_selector("#upload-results .result:nth-child(2)")
-    page.wait_for_timeout(500)  # let a few more live frames arrive for the picture
+    # The README screenshot shows both panels and both timelines, so upload while the camera runs.
+    page.set_input_files("#upload-input", [str(planted_video), str(FACE_PHOTO), str(NO_FACE_PHOTO)])
+    page.wait_for_selector("#upload-results .result:nth-child(3)", timeout=LIVE_TIMEOUT_MS)
+    wait_for(page, chart_has_ink("#timeline canvas", 10), "a live timeline with 10 points")
     save_screenshot(page)
     page.click("#stop")
 
@@ -103,3 +115,25 @@ def test_not_ready_service_is_reported(page) -> None:
     page.goto("/")
     page.wait_for_selector("#service-status.bad")
     assert "not ready" in page.text_content("#service-status")
+
+
+def test_live_timeline_charts_the_tracked_face(page) -> None:
+    open_ready_page(page)
+    page.click("#start")
+    # A few replies, then the chart of face #1 must show coloured probability lines.
+    wait_for(page, chart_has_ink('#timeline .timeline-track[data-track="1"] canvas', 3), "a drawn timeline chart")
+    assert page.locator("#timeline .legend span").count() == 7
+    assert page.text_content('#timeline .timeline-track[data-track="1"] figcaption').startswith("Face #1: ")
+    page.click("#stop")
+
+
+def test_upload_video_plots_the_planted_expressions(page, planted_video: Path) -> None:
+    open_ready_page(page)
+    page.set_input_files("#upload-input", str(planted_video))
+    page.wait_for_selector("#upload-results .result.video", timeout=LIVE_TIMEOUT_MS)
+    card = page.locator("#upload-results .result.video")
+    assert "video(s) analysed" in page.text_content("#upload-message"), card.text_content()
+    page.wait_for_function(chart_has_ink("#upload-results .result.video canvas", 10))
+    captions = card.locator(".timeline-track figcaption").all_text_contents()
+    sequences = sorted(caption.split(": ", 1)[1] for caption in captions)  # "Face #1: happy → surprise → angry"
+    assert sequences == sorted([" → ".join(PLANTED), "neutral"]), captions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from service.inference import EmotionRecognizer
 from service.model_store import resolve_model_dir
 from service.settings import Settings
 from service.testing import serve_in_thread
+from service.video.synthetic import Layout, write_planted_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"
@@ -166,3 +168,71 @@ def png_header_only(width: int, height: int) -> bytes:
 @pytest.fixture(scope="session")
 def make_png_header() -> Callable[[int, int], bytes]:
     return png_header_only
+
+
+# A planted video: the left person's expressions change in a known order, the right person's stay.
+PLANTED = ("happy", "surprise", "angry")
+STEADY = "neutral"
+SCENE_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class PlantedClip:
+    """An MP4 of len(PLANTED) scenes of SCENE_FRAMES frames (10 fps, 320x160): left face PLANTED[k] in scene k."""
+
+    path: Path
+    layout: Layout
+    labels: tuple[str, ...] = PLANTED
+    steady: str = STEADY
+    scene_frames: int = SCENE_FRAMES
+
+
+def sample_faces(labels: tuple[str, ...]) -> dict[str, list[np.ndarray]]:
+    """The committed FER-2013 test faces of each label, sorted by file name."""
+    faces = {}
+    for label in labels:
+        paths = sorted(FER_SAMPLE.glob(f"test/{label}/*Test_*.jpg"))
+        assert paths, f"no FER-2013 sample faces for {label} under {FER_SAMPLE}"
+        faces[label] = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    return faces
+
+
+@pytest.fixture(scope="session")
+def planted_clip(recognizer: EmotionRecognizer, tmp_path_factory: pytest.TempPathFactory) -> PlantedClip:
+    """Sample faces the committed model finds and classifies confidently (>= 0.7) in every frame of their scene."""
+    path = tmp_path_factory.mktemp("video") / "planted.mp4"
+    try:
+        write_planted_clip(path, recognizer, sample_faces((*PLANTED, STEADY)), PLANTED, STEADY, Layout(), SCENE_FRAMES)
+    except LookupError as exc:
+        pytest.fail(f"cannot plant the test clip: {exc}")
+    return PlantedClip(path, Layout())
+
+
+PlantedCheck = Callable[[list[dict[str, Any]]], None]
+
+
+@pytest.fixture(scope="session")
+def assert_follows_planted(planted_clip: PlantedClip) -> PlantedCheck:
+    """Check timeline rows (dicts with frame, track_id, x, w, emotion) against the planted clip.
+
+    One track per person whatever the frame; in each scene the left person's rows carry the
+    planted emotion (3 in 4 at least: video compression may cost a detection), the right
+    person's the steady one.
+    """
+
+    def check(rows: list[dict[str, Any]]) -> None:
+        column = planted_clip.layout.width // 2
+        left = [r for r in rows if (int(r["x"]) + int(r["w"]) // 2) < column]
+        right = [r for r in rows if (int(r["x"]) + int(r["w"]) // 2) >= column]
+        left_ids, right_ids = {int(r["track_id"]) for r in left}, {int(r["track_id"]) for r in right}
+        assert len(left_ids) == 1 and len(right_ids) == 1 and left_ids != right_ids, (left_ids, right_ids)
+        sampled = {int(r["frame"]) for r in rows}
+        for k, label in enumerate(planted_clip.labels):
+            scene = range(k * planted_clip.scene_frames, (k + 1) * planted_clip.scene_frames)
+            emotions = [r["emotion"] for r in left if int(r["frame"]) in scene]
+            frames = len(sampled & set(scene))
+            assert frames and emotions.count(label) >= 0.75 * frames, f"scene {k}: planted {label}, got {emotions}"
+        steady = [r["emotion"] for r in right]
+        assert steady.count(planted_clip.steady) >= 0.75 * len(sampled), steady
+
+    return check

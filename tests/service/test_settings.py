@@ -68,6 +68,11 @@ LIMITS = [
     "max_streams",
     "ws_allowed_origins",
     "exit_on_worker_death",
+    "max_video_bytes",
+    "max_video_duration_s",
+    "max_video_frames",
+    "max_video_faces",
+    "max_video_jobs",
 ]
 
 
@@ -85,3 +90,28 @@ def test_settings_every_limit_is_documented_with_its_default() -> None:
         default = Settings.model_fields[name].get_default(call_default_factory=True)
         shown = json.dumps(default) if isinstance(default, (list, bool)) else f"{default:.15g}"
         assert documented.get(f"FER_{name.upper()}") == shown, name
+
+
+def test_settings_video_limits_have_safe_defaults_and_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.max_video_bytes, settings.max_video_duration_s) == (50 * 1024 * 1024, 120.0)
+    assert (settings.max_video_frames, settings.max_video_faces, settings.max_video_jobs) == (7200, 8, 2)
+    monkeypatch.setenv("FER_MAX_VIDEO_DURATION_S", "30")
+    monkeypatch.setenv("FER_MAX_VIDEO_JOBS", "1")
+    assert (Settings().max_video_duration_s, Settings().max_video_jobs) == (30.0, 1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FER_MAX_VIDEO_BYTES",
+        "FER_MAX_VIDEO_DURATION_S",
+        "FER_MAX_VIDEO_FRAMES",
+        "FER_MAX_VIDEO_FACES",
+        "FER_MAX_VIDEO_JOBS",
+    ],
+)
+def test_settings_reject_a_video_limit_of_zero(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "0")
+    with pytest.raises(ValidationError):
+        Settings()

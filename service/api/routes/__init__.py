@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from service.api.routes import health, metrics, models, pages, predict, stream
+from service.api.routes import health, metrics, models, pages, predict, stream, video
 
 api_router = APIRouter()
-for module in (pages, health, models, predict, stream, metrics):
+for module in (pages, health, models, predict, video, stream, metrics):
     api_router.include_router(module.router)

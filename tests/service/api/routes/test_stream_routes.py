@@ -80,3 +80,17 @@ def test_stream_frames_honours_max_faces_from_a_control_message(
         ws.send_text('{"max_faces": 2}')
         ws.send_bytes(multi_face_image[0])
         assert len(ws.receive_json()["faces"]) == 2
+
+
+def test_stream_frames_gives_each_face_a_track_id_that_follows_it(
+    client: TestClient, multi_face_image: tuple[bytes, list[Box]]
+) -> None:
+    data, _ = multi_face_image
+    with client.websocket_connect("/stream") as ws:
+        replies = []
+        for _ in range(2):  # one frame at a time, so neither is dropped
+            ws.send_bytes(data)
+            replies.append(ws.receive_json())
+    first, second = ({face["box"]["x"] // 100: face["track_id"] for face in r["faces"]} for r in replies)
+    assert sorted(first.values()) == [1, 2, 3]
+    assert second == first  # the same face (by position) keeps its id
