@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune tune evaluate export bench load fuzz demo notebooks
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill tune evaluate export bench load fuzz demo notebooks
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -77,6 +77,19 @@ train: prepare ## stage 1 of the committed model, 32 epochs (override with ARGS=
 
 finetune: prepare ## stage 2: 15 more epochs from stage 1's last weights
 	$(PY) -m training.train --name $(RUN_NAME) --init_weights runs/$(BASE_RUN)/last.weights.h5 $(FINETUNE_ARGS) $(ARGS)
+
+# Issue 10: a second, deeper teacher network for the ensemble (resumable: re-run after an interruption).
+teacher-vgg3: prepare ## 40 epochs of 4 blocks of 3 convs (the ensemble's second member)
+	$(PY) -m training.train --name teacher_vgg3 --convs_per_block 3 --epochs 40 --bn_momentum 0.9 --seed 7 --histograms false $(ARGS)
+
+TEACHERS ?= model_store/fer_cnn/1.1.0
+teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation
+	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz
+
+STUDENT_RUN ?= fer_student_v1
+STUDENT_ARGS ?= --arch separable --widths 32,64,128,256 --dense_units 128 --teacher data/processed/teacher.npz
+distill: prepare ## train the light student on the cached teacher's soft targets and the labels
+	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
 
 tune: prepare ## learning-rate x optimizer grid on a fixed budget
 	$(PY) -m training.tune $(ARGS)
