@@ -118,5 +118,6 @@ class BlazeFaceDetector:
         (centre_x, centre_y), (width, height) = points[0], points[1]
         x0, y0 = max(0, round(centre_x - width / 2)), max(0, round(centre_y - height / 2))
         x1, y1 = min(shape[1], round(centre_x + width / 2)), min(shape[0], round(centre_y + height / 2))
-        marks = tuple(Landmark(name, float(x), float(y)) for name, (x, y) in zip(self.keypoints, points[2:], strict=True))
+        named = zip(self.keypoints, points[2:], strict=True)
+        marks = tuple(Landmark(name, float(x), float(y)) for name, (x, y) in named)
         return Box(x0, y0, x1 - x0, y1 - y0, marks)

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
+DetectorName = Literal["haar", "blazeface"]
 
 
 class Settings(BaseSettings):
@@ -86,6 +87,24 @@ class Settings(BaseSettings):
     detect_max_downscale: int = Field(
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
+
+    # Which detector finds the faces (README, "Choosing a face detector"). Haar stays the default;
+    # BlazeFace finds tilted, partly covered and small faces with less CPU and gives landmarks.
+    detector: DetectorName = Field(default="haar", description="haar (OpenCV cascade) or blazeface (ONNX)")
+    detector_store: Path | None = Field(
+        default=None,
+        description="folder of the detector cards and BlazeFace ONNX files (default: <model_store>/face_detectors)",
+    )
+    blazeface_range: Literal["short", "full"] = Field(
+        default="full", description="short: 128 px input, faces near the camera; full: 192 px input, smaller faces"
+    )
+    blazeface_min_score: float = Field(default=0.5, gt=0.0, lt=1.0, description="lowest face score kept")
+    blazeface_nms_iou: float = Field(default=0.3, gt=0.0, le=1.0, description="overlap above which boxes merge")
+    blazeface_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one BlazeFace run")
+    align_faces: bool = Field(
+        default=True, description="rotate faces so the eyes are level (detectors with eye landmarks)"
+    )
+    frame_crops: bool = Field(default=True, description="reframe each box like a FER-2013 face (measured per detector)")
 
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so

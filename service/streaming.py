@@ -27,7 +27,7 @@ from service.decoding import ImageError
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
-from service.settings import Settings
+from service.settings import DetectorName, Settings
 from service.smoothing import FaceSmoother
 from service.tracking import FaceTracker
 
@@ -76,6 +76,7 @@ class StreamControl(BaseModel):
     alpha: float | None = Field(default=None, gt=0.0, le=1.0)
     max_faces: int | None = Field(default=None, ge=1)
     min_face_size: int | None = Field(default=None, ge=1)
+    detector: DetectorName | None = None
 
 
 class StreamSlots:
@@ -176,7 +177,7 @@ class StreamSession:
             self.smoother.reset()
         if control.alpha is not None:
             self.smoother.alpha = control.alpha
-        fields = control.model_fields_set & {"max_faces", "min_face_size"}
+        fields = control.model_fields_set & {"max_faces", "min_face_size", "detector"}
         if fields:
             updates = {name: getattr(control, name) for name in fields}
             self.options = replace(self.options, **updates)

@@ -81,7 +81,11 @@ def card(name: str, spec: dict[str, Any], tflite: Path, onnx_path: Path) -> dict
         "licence": "Apache-2.0 (MediaPipe models; text in ../LICENSE-Apache-2.0)",
         "converted_with": "python -m tf2onnx.convert --opset 13 (tf2onnx 1.17)",
         "input": {"size": spec["input_size"], "layout": "NHWC", "color": "RGB", "range": [-1.0, 1.0]},
-        "anchors": {"strides": spec["strides"], "offset": 0.5, "per_cell_and_layer": spec["anchors_per_cell_and_layer"]},
+        "anchors": {
+            "strides": spec["strides"],
+            "offset": 0.5,
+            "per_cell_and_layer": spec["anchors_per_cell_and_layer"],
+        },
         "keypoints": KEYPOINTS,
     }
 

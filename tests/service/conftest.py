@@ -86,7 +86,7 @@ def live_server() -> LiveServer:
 def recognizer(make_settings: MakeSettings) -> EmotionRecognizer:
     """The inference class on the committed model, without any HTTP."""
     loaded = load_model(make_settings())
-    return EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    return loaded.recognizer()
 
 
 @pytest.fixture(scope="session")
