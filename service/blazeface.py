@@ -22,6 +22,10 @@ from service.framing import NO_FRAMING, Framing, card_framing, read_card
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits before the sigmoid; 80 keeps exp() finite in float32
 # Activations of one run, as an upper bound: 64 float32 channels at the input resolution.
 ACTIVATION_CHANNELS = 64
+# Tiles are searched on images at least this many times the input side; each tile is this
+# fraction of the image's long side (2x2 tiles of 384 px on a 640x480 frame, overlapping by 128).
+TILE_MIN_RATIO = 2.5
+TILE_SIDE = 0.6
 
 
 def ssd_anchors(size: int, strides: list[int], per_cell_and_layer: int, offset: float = 0.5) -> np.ndarray:
@@ -50,7 +54,15 @@ class BlazeFaceDetector:
 
     name = "blazeface"
 
-    def __init__(self, folder: Path, min_score: float = 0.5, nms_iou: float = 0.3, threads: int = 1) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        min_score: float = 0.5,
+        nms_iou: float = 0.3,
+        threads: int = 1,
+        tile_grid: int = 2,
+        min_face: int = 1,
+    ) -> None:
         self.card = read_card(folder / "card.json")
         if not self.card or not (folder / "model.onnx").is_file():
             raise DetectorLoadError(f"no BlazeFace model in {folder} (expected card.json and model.onnx)")
@@ -61,6 +73,8 @@ class BlazeFaceDetector:
         self.framing: Framing = card_framing(self.card)
         self.min_score = min_score
         self.nms_iou = nms_iou
+        self.tile_grid = tile_grid
+        self.min_face = min_face
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -78,22 +92,48 @@ class BlazeFaceDetector:
         return self.size * self.size * (1 + 3 * 4 + ACTIVATION_CHANNELS * 4)
 
     def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
-        """Face boxes in ``gray``'s pixel coordinates, largest first, each with its keypoints."""
+        """Face boxes in ``gray``'s pixel coordinates, largest first, each with its keypoints.
+
+        The whole image is searched, then (for images much larger than the network's input)
+        overlapping tiles of it: shrunk whole into 128 px, a 640x480 frame keeps its faces
+        under ~100 px at less than 20 px, too small for the network; a tile keeps them 1.7x larger.
+        """
+        found = [self._candidates(gray, 0, 0)]
+        found += [self._candidates(gray[y : y + side, x : x + side], x, y) for x, y, side in self.tiles(gray.shape)]
+        decoded = np.concatenate([points for points, _ in found])
+        scores = np.concatenate([score for _, score in found])
+        if len(scores) == 0:
+            return []
+        boxes = [self._to_box(points, gray.shape[:2]) for points in decoded[self._suppress(decoded, scores)]]
+        smallest = min_face or self.min_face
+        kept = [box for box in boxes if box.w >= smallest and box.h > 0]
+        return sorted(kept, key=lambda b: b.area, reverse=True)
+
+    def tiles(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+        """(x, y, side) of ``tile_grid`` x ``tile_grid`` overlapping square tiles; none for small images."""
+        height, width = shape[:2]
+        if self.tile_grid < 2 or max(height, width) < TILE_MIN_RATIO * self.size:
+            return []
+        side = min(height, width, round(max(height, width) * TILE_SIDE))
+        xs = np.linspace(0, width - side, self.tile_grid).round().astype(int)
+        ys = np.linspace(0, height - side, self.tile_grid).round().astype(int)
+        return [(int(x), int(y), side) for y in ys for x in xs]
+
+    def _candidates(self, gray: np.ndarray, left: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes scoring at least ``min_score`` as (N, 8, 2) rows of centre, size and keypoints in image pixels."""
         tensor, scale = self._letterbox(gray)
         raw_boxes, raw_scores = self._session.run(None, {self._input: tensor})
         logits = np.clip(raw_scores.reshape(-1), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
         scores = 1.0 / (1.0 + np.exp(-logits))
         found = np.flatnonzero(scores >= self.min_score)
-        if found.size == 0:
-            return []
-        # Normalised [0, 1] letterbox coordinates, then pixels of the original image.
-        decoded = raw_boxes.reshape(-1, raw_boxes.shape[-1])[found].reshape(len(found), -1, 2) / self.size
+        # Offsets in input pixels from the anchor centre -> [0, 1] of the letterbox -> image pixels.
+        decoded = raw_boxes.reshape(-1, raw_boxes.shape[-1] // 2, 2)[found] / self.size
         decoded[:, 0] += self.anchors[found]
         decoded[:, 2:] += self.anchors[found][:, None, :]
         decoded *= self.size / scale
-        boxes = [self._to_box(points, gray.shape[:2]) for points in decoded[self._suppress(decoded, scores[found])]]
-        kept = [box for box in boxes if box.w >= (min_face or 1) and box.h > 0]
-        return sorted(kept, key=lambda b: b.area, reverse=True)
+        decoded[:, 0] += (left, top)
+        decoded[:, 2:] += (left, top)
+        return decoded, scores[found]
 
     def _letterbox(self, gray: np.ndarray) -> tuple[np.ndarray, float]:
         """The image shrunk into the top-left of a black square, as RGB in [-1, 1]; and the scale used."""

@@ -7,17 +7,26 @@ request (``detector`` query option, stream control message) or by ``FER_DETECTOR
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from service.blazeface import BlazeFaceDetector
+from service.decoding import ImageError
 from service.detection import Box, DetectorConfig, FaceDetector
 from service.framing import Framing, card_framing, read_card
 from service.settings import DetectorName, Settings
 
-DETECTOR_NAMES: tuple[DetectorName, ...] = ("haar", "blazeface")
+logger = logging.getLogger(__name__)
+
+
+class DetectorUnavailableError(ImageError):
+    """A request named a detector this deployment has not loaded (answered 400)."""
+
+    def __init__(self, name: str, loaded: list[str]) -> None:
+        super().__init__(400, f"detector {name!r} is not available here: choose one of {loaded}")
 
 
 class Detector(Protocol):
@@ -42,15 +51,28 @@ def load_haar(settings: Settings) -> FaceDetector:
     return FaceDetector(DetectorConfig.from_settings(settings), framing=framing)
 
 
-def load_blazeface(settings: Settings) -> BlazeFaceDetector:
+def load_blazeface(settings: Settings, blazeface_range: str | None = None) -> BlazeFaceDetector:
+    """BlazeFace of the configured range (or the one given), with the ``blazeface_*`` settings."""
     return BlazeFaceDetector(
-        detector_store(settings) / f"blazeface_{settings.blazeface_range}",
+        detector_store(settings) / f"blazeface_{blazeface_range or settings.blazeface_range}",
         min_score=settings.blazeface_min_score,
         nms_iou=settings.blazeface_nms_iou,
         threads=settings.blazeface_threads,
+        tile_grid=settings.blazeface_tile_grid,
+        min_face=settings.detect_min_face,
     )
 
 
 def load_detectors(settings: Settings) -> dict[str, Detector]:
-    """Every detector, by name; the files are small and committed, so a missing one fails startup."""
-    return {"haar": load_haar(settings), "blazeface": load_blazeface(settings)}
+    """Every detector whose files are there, by name; the configured one must load or startup fails.
+
+    A ``model_store`` mounted without ``face_detectors/`` (an older deployment's) still serves
+    Haar: BlazeFace is then missing from the choices instead of failing startup.
+    """
+    detectors: dict[str, Detector] = {"haar": load_haar(settings)}
+    blazeface_folder = detector_store(settings) / f"blazeface_{settings.blazeface_range}"
+    if settings.detector == "blazeface" or blazeface_folder.is_dir():
+        detectors["blazeface"] = load_blazeface(settings)
+    else:
+        logger.warning("no BlazeFace model in %s: only the haar detector is available", blazeface_folder)
+    return detectors

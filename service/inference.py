@@ -19,7 +19,7 @@ import onnxruntime as ort
 from service.batching import MicroBatcher, Upcoming
 from service.cropping import crop_face
 from service.detection import Box
-from service.detectors import Detector
+from service.detectors import Detector, DetectorUnavailableError
 from service.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
@@ -91,12 +91,12 @@ class EmotionRecognizer:
         self._session = session
 
     def detector_for(self, options: DetectOptions | None) -> Detector:
-        """The detector a request asked for, or the default; ValueError for one not loaded."""
+        """The detector a request asked for, or the default; DetectorUnavailableError (400) for one not loaded."""
         name = options.detector if options is not None else None
         if name is None:
             return self.detector
         if name not in self.detectors:
-            raise ValueError(f"unknown detector {name!r}: choose one of {sorted(self.detectors)}")
+            raise DetectorUnavailableError(name, sorted(self.detectors))
         return self.detectors[name]
 
     def predict(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FacePrediction]:

@@ -95,12 +95,18 @@ class Settings(BaseSettings):
         default=None,
         description="folder of the detector cards and BlazeFace ONNX files (default: <model_store>/face_detectors)",
     )
+    # Short range with 2x2 tiles found more planted faces than full range, at less CPU (README).
     blazeface_range: Literal["short", "full"] = Field(
-        default="full", description="short: 128 px input, faces near the camera; full: 192 px input, smaller faces"
+        default="short", description="short: 128 px input, faces near the camera; full: 192 px input"
     )
-    blazeface_min_score: float = Field(default=0.5, gt=0.0, lt=1.0, description="lowest face score kept")
+    # MediaPipe keeps 0.5; on the planted scenes 0.6 cut false detections from 46 to 4 per 200
+    # scenes for 7 % fewer faces found (README, "Choosing a face detector").
+    blazeface_min_score: float = Field(default=0.6, gt=0.0, lt=1.0, description="lowest face score kept")
     blazeface_nms_iou: float = Field(default=0.3, gt=0.0, le=1.0, description="overlap above which boxes merge")
     blazeface_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one BlazeFace run")
+    blazeface_tile_grid: int = Field(
+        default=2, ge=0, le=4, description="also search N x N overlapping tiles of large images (0: whole image only)"
+    )
     align_faces: bool = Field(
         default=True, description="rotate faces so the eyes are level (detectors with eye landmarks)"
     )

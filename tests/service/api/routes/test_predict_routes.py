@@ -28,7 +28,8 @@ def test_predict_image_returns_one_face_with_the_full_schema(client: TestClient,
     assert body["image"] == {"width": 384, "height": 384}
     assert set(body["timings_ms"]) == {"decode", "detect", "infer", "total"}
     [face] = body["faces"]
-    assert set(face) == {"box", "emotion", "confidence", "probabilities"}
+    assert set(face) == {"box", "landmarks", "emotion", "confidence", "probabilities"}
+    assert face["landmarks"] is None  # the default detector, Haar, finds no keypoints
     assert Box(**face["box"]).iou(Box(133, 50, 71, 71)) > 0.8
     assert list(face["probabilities"]) == LABELS
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
