@@ -52,7 +52,9 @@ def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> 
         card_path = store / name / "card.json"
         card = read_card(card_path) or {"name": name, "description": "OpenCV Haar cascade (no model file)"}
         card["framing"] = framing.to_dict()
-        card["framing_fit"] = f"median over {len(detections.found)} planted FER-2013 Training faces (bench.eval_pipeline)"
+        card["framing_fit"] = (
+            f"median over {len(detections.found)} planted FER-2013 Training faces (bench.eval_pipeline)"
+        )
         card_path.parent.mkdir(parents=True, exist_ok=True)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         fitted[name] = framing
@@ -81,7 +83,9 @@ def real_photos(detectors: dict[str, Detector]) -> dict[str, dict[str, int]]:
     """Boxes found on the shipped photos: the astronaut (1 face) and the cat (none)."""
     photos = {"astronaut": ASTRONAUT, "chelsea": PHOTO}
     return {
-        name: {photo: len(detector.detect(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))) for photo, path in photos.items()}
+        name: {
+            photo: len(detector.detect(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))) for photo, path in photos.items()
+        }
         for name, detector in detectors.items()
     }
 

@@ -17,7 +17,7 @@ from service.blazeface import BlazeFaceDetector
 from service.decoding import ImageError
 from service.detection import Box, DetectorConfig, FaceDetector
 from service.framing import Framing, card_framing, read_card
-from service.settings import DetectorName, Settings
+from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 

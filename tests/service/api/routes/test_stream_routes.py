@@ -94,3 +94,14 @@ def test_stream_frames_gives_each_face_a_track_id_that_follows_it(
     first, second = ({face["box"]["x"] // 100: face["track_id"] for face in r["faces"]} for r in replies)
     assert sorted(first.values()) == [1, 2, 3]
     assert second == first  # the same face (by position) keeps its id
+
+
+def test_stream_frames_switches_the_detector_from_a_control_message(client: TestClient, astronaut_path: Path) -> None:
+    with client.websocket_connect("/stream") as ws:
+        ws.send_bytes(astronaut_path.read_bytes())
+        [haar] = ws.receive_json()["faces"]
+        ws.send_text('{"detector": "blazeface"}')
+        ws.send_bytes(astronaut_path.read_bytes())
+        [blazeface] = ws.receive_json()["faces"]
+    assert haar["landmarks"] is None
+    assert set(blazeface["landmarks"]) >= {"right_eye", "left_eye"}
