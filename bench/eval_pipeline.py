@@ -79,15 +79,18 @@ def evaluate(recognizer: Any, detectors: dict[str, Detector], scenes: list) -> l
     return rows
 
 
+def read_gray(path: Path) -> np.ndarray:
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise FileNotFoundError(path)
+    return gray
+
+
 def real_photos(detectors: dict[str, Detector]) -> dict[str, dict[str, int]]:
     """Boxes found on the shipped photos: the astronaut (1 face) and the cat (none)."""
     photos = {"astronaut": ASTRONAUT, "chelsea": PHOTO}
-    return {
-        name: {
-            photo: len(detector.detect(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))) for photo, path in photos.items()
-        }
-        for name, detector in detectors.items()
-    }
+    grays = {photo: read_gray(path) for photo, path in photos.items()}
+    return {name: {photo: len(det.detect(gray)) for photo, gray in grays.items()} for name, det in detectors.items()}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -98,8 +101,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['detector']} | {r['crop']} | {r['found']}/{r['scenes']} ({r['found_pct']:.1f} %) | {r['false']} | "
-            f"{r['cpu_ms']:.2f} | {r['accuracy_crops']:.1f} % | {r['accuracy_originals']:.1f} % | {r['agreement']:.1f} % |"
+            f"| {r['detector']} | {r['crop']} | {r['found']}/{r['scenes']} ({r['found_pct']:.1f} %) | {r['false']} "
+            f"| {r['cpu_ms']:.2f} | {r['accuracy_crops']:.1f} % | {r['accuracy_originals']:.1f} % "
+            f"| {r['agreement']:.1f} % |"
         )
     return "\n".join(lines)
 
