@@ -68,6 +68,12 @@ class Box:
     def as_dict(self) -> dict[str, int]:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
 
+    def moved(self, scale: float, left: float, top: float) -> Box:
+        """This box found on a part of an image shrunk by ``scale``, in the whole image's pixels."""
+        marks = tuple(Landmark(p.name, p.x / scale + left, p.y / scale + top) for p in self.landmarks)
+        x, y = round(self.x / scale + left), round(self.y / scale + top)
+        return Box(x, y, round(self.w / scale), round(self.h / scale), marks)
+
     def landmark(self, name: str) -> Landmark | None:
         return next((point for point in self.landmarks if point.name == name), None)
 

@@ -11,7 +11,7 @@ so a face gets the same pixels here as in training and evaluation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
@@ -20,6 +20,7 @@ from service.batching import MicroBatcher, Upcoming
 from service.cropping import crop_face
 from service.detection import Box
 from service.detectors import Detector, DetectorUnavailableError
+from service.following import FaceFollower
 from service.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
@@ -50,6 +51,8 @@ class DetectOptions:
     min_face_size: int | None = None
     detect: bool = True  # False: the whole image is one face crop (e.g. a FER-2013 image)
     detector: str | None = None  # a name of EmotionRecognizer.detectors; None: the default one
+    # A stream's follower: faces searched near their last boxes (service.following); None: whole image.
+    follower: FaceFollower | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,11 @@ class EmotionRecognizer:
             boxes = [Box(0, 0, image.shape[1], image.shape[0])]
             return boxes, self._crops_to_input([image])
         detector = self.detector_for(options)
-        boxes = detector.detect(to_grayscale(image), options.min_face_size)
-        boxes = boxes[: options.max_faces] if options.max_faces is not None else boxes
+        gray = to_grayscale(image)
+        if options.follower is not None:
+            boxes = options.follower.detect(detector, gray, options.min_face_size, options.max_faces)
+        else:
+            boxes = detector.detect(gray, options.min_face_size)[: options.max_faces]
         return boxes, self._preprocess(image, boxes, detector)
 
     def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
