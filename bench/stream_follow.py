@@ -2,32 +2,33 @@
 
 The clip: 150 JPEG frames of 640x480, a window panning slowly over the benchmark frame's
 scene (the astronaut, face ~90 px), as a hand-held webcam would see it. Each configuration
-streams the clip through an in-process app (one frame in flight) and records the process's
-CPU time per frame (server work: decoding, detection, cropping, inference and the reply; the
-test client's share is the same in every run) and the faces found per frame.
+starts the service (``python -m service``, one ONNX Runtime thread), streams the clip over
+/stream (one frame in flight) and records the server process's CPU time per frame (decoding,
+detection, cropping, inference and the reply) and the frames in which a face was found.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
-import time
 from typing import Any
 
 import cv2
 import numpy as np
-from fastapi.testclient import TestClient
+from websockets.asyncio.client import connect
 
 from bench.common import ASTRONAUT, RESULTS, r3
-from service.app import create_app
-from service.settings import Settings
+from bench.server import RunningService, service_process
 
 FRAMES = 150
 
 
 def panning_clip(frames: int = FRAMES) -> list[bytes]:
     """640x480 JPEG windows moving along a slow ellipse over a mirrored 800x600 scene."""
-    photo = cv2.resize(cv2.imread(str(ASTRONAUT)), (480, 480), interpolation=cv2.INTER_AREA)
+    image = cv2.imread(str(ASTRONAUT))
+    assert image is not None, f"cannot read {ASTRONAUT}"
+    photo = cv2.resize(image, (480, 480), interpolation=cv2.INTER_AREA)
     scene = cv2.copyMakeBorder(photo, 60, 60, 160, 160, cv2.BORDER_REFLECT)
     clip = []
     for index in range(frames):
@@ -38,16 +39,16 @@ def panning_clip(frames: int = FRAMES) -> list[bytes]:
     return clip
 
 
-def stream_clip(settings: Settings, clip: list[bytes]) -> dict[str, Any]:
+async def stream_clip(service: RunningService, clip: list[bytes]) -> dict[str, Any]:
     faces = []
-    with TestClient(create_app(settings)) as client, client.websocket_connect("/stream") as ws:
-        ws.send_bytes(clip[0])  # warm-up frame, not counted
-        ws.receive_json()
-        cpu_began = time.process_time()
+    async with connect(f"ws://127.0.0.1:{service.port}/stream", compression=None, max_size=None) as ws:
+        await ws.send(clip[0])  # warm-up frame, not counted
+        await ws.recv()
+        cpu_began = service.cpu_seconds()
         for frame in clip:
-            ws.send_bytes(frame)
-            faces.append(len(ws.receive_json()["faces"]))
-        cpu = time.process_time() - cpu_began
+            await ws.send(frame)
+            faces.append(len(json.loads(await ws.recv())["faces"]))
+        cpu = service.cpu_seconds() - cpu_began
     return {"cpu_ms_per_frame": r3(1000 * cpu / len(clip)), "frames_with_a_face": sum(n > 0 for n in faces)}
 
 
@@ -56,8 +57,10 @@ def main() -> None:
     rows = []
     for detector in ("haar", "blazeface"):
         for follow in (False, True):
-            settings = Settings(detector=detector, stream_follow_faces=follow, ort_intra_op_threads=1)
-            row = {"detector": detector, "following": follow, "frames": len(clip), **stream_clip(settings, clip)}
+            env = {"FER_DETECTOR": detector, "FER_STREAM_FOLLOW_FACES": str(follow).lower()}
+            with service_process({**env, "FER_ORT_INTRA_OP_THREADS": "1"}) as service:
+                measured = asyncio.run(stream_clip(service, clip))
+            row = {"detector": detector, "following": follow, "frames": len(clip), **measured}
             print(row)
             rows.append(row)
     RESULTS.mkdir(exist_ok=True)

@@ -133,10 +133,10 @@ class Settings(BaseSettings):
     # in a region around its last box, a fraction of the CPU of a whole-frame search (README).
     stream_follow_faces: bool = Field(default=True, description="re-detect stream faces near their last boxes")
     stream_full_detect_every: int = Field(
-        default=10, ge=1, description="search the whole frame every N frames (and whenever a face is lost)"
+        default=15, ge=1, description="search the whole frame every N frames (and whenever a face is lost)"
     )
     stream_follow_margin: float = Field(
-        default=0.5, gt=0.0, le=2.0, description="the search region: the last box grown by this x its side per side"
+        default=0.4, gt=0.0, le=2.0, description="the search region: the last box grown by this x its side per side"
     )
 
     @field_validator("log_level", "log_format", mode="before")
