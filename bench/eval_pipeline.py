@@ -39,7 +39,10 @@ def load_detectors(settings: Settings) -> dict[str, Detector]:
 
 
 def scenes_of(data: Any, split: str, count: int) -> list:
-    return planted_scenes(data[f"{split}_raw"][:count], data[f"{split}_y"][:count], SEEDS[split])
+    """``count`` faces drawn at random (seeded) from ``split``: the prepared splits are sorted by label."""
+    labels = data[f"{split}_y"]
+    chosen = np.sort(np.random.default_rng(SEEDS[split]).permutation(len(labels))[:count])
+    return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])
 
 
 def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> dict[str, Framing]:
