@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Facial expression recognition: faces are found with OpenCV's Haar cascade (the default) or
-MediaPipe's BlazeFace (`detector=blazeface`, with landmarks), and each face is classified into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
+MediaPipe's BlazeFace (`detector=blazeface`, with landmarks), and each face is classified
+into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
 Faces from concurrent requests and streams are micro-batched.
 """
 

