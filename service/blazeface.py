@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.detection import Box, DetectorLoadError, Landmark
-from service.framing import NO_FRAMING, Framing, card_framing, read_card
+from service.framing import Framing, card_framing, read_card
 
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits before the sigmoid; 80 keeps exp() finite in float32
 # Activations of one run, as an upper bound: 64 float32 channels at the input resolution.
@@ -80,12 +80,6 @@ class BlazeFaceDetector:
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-
-    def with_framing(self, framing: Framing = NO_FRAMING) -> BlazeFaceDetector:
-        """Evaluation helper: the same detector cropping with another framing (shares the session)."""
-        clone = object.__new__(BlazeFaceDetector)
-        clone.__dict__.update(self.__dict__, framing=framing)
-        return clone
 
     def working_bytes(self, height: int, width: int) -> int:
         """Memory one detection takes at its peak: the shrunk copy, the input tensor and activations."""
