@@ -34,7 +34,11 @@ class FaceFollower:
         self._since_full = 0
 
     def reset(self) -> None:
-        """Forget the faces (e.g. after the stream switches detector): the next frame is searched whole."""
+        """Forget the faces (e.g. after the stream switches detector): the next frame is searched whole.
+
+        Called on the event loop while a frame may be in a worker thread: that frame still ends with
+        the boxes it found, at worst one more frame is followed before the whole-frame search.
+        """
         self._boxes = []
 
     def detect(self, detector: Detector, gray: np.ndarray, min_face: int | None, max_faces: int | None) -> list[Box]:
