@@ -19,7 +19,7 @@ def fake_faces(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ShrunkBoxes:
-    """A stand-in detector: the planted square shrunk by 0.8 and moved down by a tenth of its box, plus one false box."""
+    """A stand-in detector: the planted square shrunk by 0.8, moved down a tenth of its side; and a false box."""
 
     name = "fake"
     framing = Framing()
