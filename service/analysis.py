@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -130,9 +130,11 @@ class ImageAnalyzer:
         try:
             height, width = gray.shape[:2]
             # The frame's pixels exist already (the video reader holds a few); count them with the search's memory.
-            memory = await self._reserve(gray.nbytes + self.recognizer.detector.working_bytes(height, width))
+            capped = self._capped(options)
+            search = self.recognizer.detector_for(capped).working_bytes(height, width)
+            memory = await self._reserve(gray.nbytes + search)
             try:
-                work = partial(self._locate_frame, gray, self._capped(options))
+                work = partial(self._locate_frame, gray, capped)
                 located = await run_holding([slot, memory], self.executor, work)
             finally:
                 memory.drop()
@@ -144,7 +146,7 @@ class ImageAnalyzer:
         """The client's options with at most ``max_faces`` faces, whatever it asked for."""
         options = options or DetectOptions()
         limit = min(options.max_faces or self.settings.max_faces, self.settings.max_faces)
-        return DetectOptions(max_faces=limit, min_face_size=options.min_face_size, detect=options.detect)
+        return replace(options, max_faces=limit)
 
     async def _analyse(
         self, slot: Lease, data: bytes, content_type: str | None, options: DetectOptions, annotated: bool
@@ -156,7 +158,7 @@ class ImageAnalyzer:
         )
         width, height = header.size
         memory = await self._reserve(
-            decoded_bytes(header, annotated) + self.recognizer.detector.working_bytes(height, width)
+            decoded_bytes(header, annotated) + self.recognizer.detector_for(options).working_bytes(height, width)
         )
         try:
             located = await run_holding(

@@ -11,6 +11,7 @@ from service.inference import FacePrediction
 
 BOX_COLOR = (0, 200, 255)  # BGR amber: visible on skin, sky and dark backgrounds alike
 TEXT_COLOR = (0, 0, 0)
+LANDMARK_COLOR = (255, 120, 0)  # BGR blue: stands apart from the amber box
 JPEG_QUALITY = 90
 
 
@@ -29,6 +30,8 @@ def annotate(pixels: np.ndarray, faces: Sequence[FacePrediction], labels: Sequen
 def _draw_face(canvas: np.ndarray, face: FacePrediction, label: str, thickness: int, font_scale: float) -> None:
     box = face.box
     cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), BOX_COLOR, thickness)
+    for point in box.landmarks:
+        cv2.circle(canvas, (round(point.x), round(point.y)), thickness + 1, LANDMARK_COLOR, cv2.FILLED)
     (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
     # Above the box when there is room, otherwise just inside its top edge.
     top = box.y - text_h - baseline - 2 if box.y >= text_h + baseline + 2 else box.y

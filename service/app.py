@@ -24,9 +24,9 @@ from service.analysis import ImageAnalyzer, InFlight
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
-from service.detection import DetectorConfig, FaceDetector
+from service.detectors import Detector, load_detectors
 from service.errors import register_error_handlers
-from service.inference import EmotionRecognizer
+from service.inference import CropPolicy, EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
@@ -39,8 +39,9 @@ from service.video.pipeline import VideoJobs
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
-Facial expression recognition: faces are found with OpenCV's Haar cascade and each face is
-classified into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
+Facial expression recognition: faces are found with OpenCV's Haar cascade (the default) or
+MediaPipe's BlazeFace (`detector=blazeface`, with landmarks), and each face is classified
+into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
 Faces from concurrent requests and streams are micro-batched.
 """
 
@@ -49,14 +50,21 @@ Faces from concurrent requests and streams are micro-batched.
 class LoadedModel:
     card: ModelCard
     session: ort.InferenceSession
-    detector: FaceDetector
+    detector: Detector  # the deployment's default (FER_DETECTOR)
+    detectors: dict[str, Detector]  # every detector, by name, for requests naming one
+    crops: CropPolicy
+
+    def recognizer(self) -> EmotionRecognizer:
+        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops)
 
 
 def load_model(settings: Settings) -> LoadedModel:
-    """Open and verify the configured model and the face detector (blocking; raises ModelLoadError)."""
+    """Open and verify the configured model and the face detectors (blocking; raises ModelLoadError)."""
     card = open_model(settings.model_store, settings.model_name, settings.model_version)
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
-    return LoadedModel(card, session, FaceDetector(DetectorConfig.from_settings(settings)))
+    detectors = load_detectors(settings)
+    crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
+    return LoadedModel(card, session, detectors[settings.detector], detectors, crops)
 
 
 @asynccontextmanager
@@ -66,7 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics: Metrics = app.state.metrics
     return_big_buffers_to_the_os()
     loaded = await asyncio.to_thread(load_model, settings)
-    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    recognizer = loaded.recognizer()
     # Warm the batch sizes the batcher will use most: single faces and full batches.
     await asyncio.to_thread(recognizer.warm_up, sorted({1, settings.max_batch_size}))
     # Every image in flight may still submit a job, so the batcher waits for company only while

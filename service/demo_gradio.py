@@ -36,7 +36,7 @@ NO_FACE = "No face found: face the camera (or photo) in good, even light."
 def load_recognizer(settings: Settings) -> EmotionRecognizer:
     """The recognizer the service builds from the same settings (``service.app.load_model``)."""
     loaded = load_model(settings)
-    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    recognizer = loaded.recognizer()
     recognizer.warm_up()
     return recognizer
 

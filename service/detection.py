@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
 
+from service.framing import NO_FRAMING, Framing
 from service.settings import Settings
 
 
@@ -33,14 +34,24 @@ class DetectorLoadError(RuntimeError):
     """The Haar cascade file is missing or unreadable."""
 
 
+class Landmark(NamedTuple):
+    """A named face keypoint (e.g. ``right_eye``: the person's right eye) in original-image pixels."""
+
+    name: str
+    x: float
+    y: float
+
+
 @dataclass(frozen=True)
 class Box:
-    """A face rectangle in original-image pixels."""
+    """A face rectangle in original-image pixels, with the keypoints of detectors that find them."""
 
     x: int
     y: int
     w: int
     h: int
+    # Not part of equality: a box is the same face rectangle whoever found it.
+    landmarks: tuple[Landmark, ...] = field(default=(), compare=False)
 
     @property
     def area(self) -> int:
@@ -56,6 +67,15 @@ class Box:
 
     def as_dict(self) -> dict[str, int]:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
+
+    def moved(self, scale: float, left: float, top: float) -> Box:
+        """This box found on a part of an image shrunk by ``scale``, in the whole image's pixels."""
+        marks = tuple(Landmark(p.name, p.x / scale + left, p.y / scale + top) for p in self.landmarks)
+        x, y = round(self.x / scale + left), round(self.y / scale + top)
+        return Box(x, y, round(self.w / scale), round(self.h / scale), marks)
+
+    def landmark(self, name: str) -> Landmark | None:
+        return next((point for point in self.landmarks if point.name == name), None)
 
 
 def _setting(name: str) -> Any:
@@ -86,14 +106,17 @@ class DetectorConfig:
 
 
 class FaceDetector:
-    """Finds faces in a grayscale image; large images are searched on a downscaled copy.
+    """Finds faces in a grayscale image with a Haar cascade; large images are searched on a downscaled copy.
 
     ``cv2.CascadeClassifier`` is not documented as thread-safe, and detection runs in worker
     threads, so every thread gets its own classifier (loading one takes a few milliseconds).
     """
 
-    def __init__(self, config: DetectorConfig, cascade_path: Path | None = None) -> None:
+    name = "haar"
+
+    def __init__(self, config: DetectorConfig, cascade_path: Path | None = None, framing: Framing = NO_FRAMING) -> None:
         self.config = config
+        self.framing = framing
         self.cascade_path = cascade_path or resolve_cascade(config.cascade)
         self._local = threading.local()
         self._classifier()  # fail at startup, not on the first request

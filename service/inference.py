@@ -10,14 +10,18 @@ so a face gets the same pixels here as in training and evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
 
 from service.batching import MicroBatcher, Upcoming
-from service.detection import Box, FaceDetector
+from service.cropping import crop_face
+from service.detection import Box
+from service.detectors import Detector, DetectorUnavailableError
+from service.following import FaceFollower
+from service.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
 from service.preprocessing import preprocess_face, to_grayscale, to_model_input
@@ -46,6 +50,17 @@ class DetectOptions:
     max_faces: int | None = None
     min_face_size: int | None = None
     detect: bool = True  # False: the whole image is one face crop (e.g. a FER-2013 image)
+    detector: str | None = None  # a name of EmotionRecognizer.detectors; None: the default one
+    # A stream's follower: faces searched near their last boxes (service.following); None: whole image.
+    follower: FaceFollower | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CropPolicy:
+    """How detector boxes become crops (``FER_ALIGN_FACES``, ``FER_FRAME_CROPS``)."""
+
+    align: bool = True  # level the eyes, for detectors with eye landmarks
+    frame: bool = True  # apply the detector's measured FER-2013 framing
 
 
 @dataclass(frozen=True)
@@ -58,18 +73,39 @@ class Recognition:
 
 
 class EmotionRecognizer:
-    """Face detection + the ONNX classifier described by a model card."""
+    """Face detection + the ONNX classifier described by a model card.
 
-    def __init__(self, model: ModelCard, session: ort.InferenceSession, detector: FaceDetector) -> None:
+    ``detector`` is the default; ``alternatives`` are the others a request may name.
+    """
+
+    def __init__(
+        self,
+        model: ModelCard,
+        session: ort.InferenceSession,
+        detector: Detector,
+        alternatives: Mapping[str, Detector] | None = None,
+        crops: CropPolicy | None = None,
+    ) -> None:
         self.model = model
         self.labels = model.labels
         self.detector = detector
+        self.detectors: dict[str, Detector] = {**(alternatives or {}), detector.name: detector}
+        self.crops = crops or CropPolicy()
         self._session = session
+
+    def detector_for(self, options: DetectOptions | None) -> Detector:
+        """The detector a request asked for, or the default; DetectorUnavailableError (400) for one not loaded."""
+        name = options.detector if options is not None else None
+        if name is None:
+            return self.detector
+        if name not in self.detectors:
+            raise DetectorUnavailableError(name, sorted(self.detectors))
+        return self.detectors[name]
 
     def predict(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FacePrediction]:
         """Faces in a uint8 grayscale or BGR image, largest first, each with its probabilities."""
-        boxes = self._detect(image, options or DetectOptions())
-        return self.postprocess(boxes, self._infer(self._preprocess(image, boxes)))
+        boxes, inputs = self.locate(image, options or DetectOptions())
+        return self.postprocess(boxes, self._infer(inputs))
 
     def predict_faces(self, crops: Sequence[np.ndarray]) -> list[FacePrediction]:
         """Classify images that already are face crops (any size, gray or BGR), one result each."""
@@ -84,7 +120,8 @@ class EmotionRecognizer:
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
         """Run detection and every given batch size once, so the first request is not the slow one."""
-        self.detector.detect(np.full((96, 96), 128, np.uint8))
+        for detector in self.detectors.values():
+            detector.detect(np.full((96, 96), 128, np.uint8))
         size = self.model.preprocessing.size
         for batch_size in batch_sizes:
             probs = self._infer(np.zeros((batch_size, size, size, 1), np.float32))
@@ -98,18 +135,21 @@ class EmotionRecognizer:
 
         With :meth:`postprocess` this lets a caller run inference elsewhere (in a shared batch).
         """
-        boxes = self._detect(image, options)
-        return boxes, self._preprocess(image, boxes)
-
-    def _detect(self, image: np.ndarray, options: DetectOptions) -> list[Box]:
         if not options.detect:
-            return [Box(0, 0, image.shape[1], image.shape[0])]
-        boxes = self.detector.detect(to_grayscale(image), options.min_face_size)
-        return boxes[: options.max_faces] if options.max_faces is not None else boxes
+            boxes = [Box(0, 0, image.shape[1], image.shape[0])]
+            return boxes, self._crops_to_input([image])
+        detector = self.detector_for(options)
+        gray = to_grayscale(image)
+        if options.follower is not None:
+            boxes = options.follower.detect(detector, gray, options.min_face_size, options.max_faces)
+        else:
+            boxes = detector.detect(gray, options.min_face_size)[: options.max_faces]
+        return boxes, self._preprocess(image, boxes, detector)
 
-    def _preprocess(self, image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """Crop every box and apply the shared preprocessing contract -> float32 (N, size, size, 1)."""
-        return self._crops_to_input([image[b.y : b.y + b.h, b.x : b.x + b.w] for b in boxes])
+    def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
+        """Crop every box (framed, aligned) and apply the shared preprocessing -> float32 (N, size, size, 1)."""
+        framing = detector.framing if self.crops.frame else NO_FRAMING
+        return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
 
     def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:
         cfg = self.model.preprocessing

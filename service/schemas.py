@@ -38,8 +38,24 @@ class BoxOut(BaseModel):
     h: int = Field(examples=[95])
 
 
+class PointOut(BaseModel):
+    """A keypoint in original-image pixels."""
+
+    x: float = Field(examples=[203.4])
+    y: float = Field(examples=[98.1])
+
+
+EXAMPLE_LANDMARKS = {"right_eye": {"x": 203.4, "y": 98.1}, "left_eye": {"x": 247.0, "y": 101.6}}
+
+
 class FaceOut(BaseModel):
     box: BoxOut
+    landmarks: dict[str, PointOut] | None = Field(
+        default=None,
+        description="keypoints by name (right_eye, left_eye, nose_tip, mouth, right_ear, left_ear: the person's "
+        "right and left) when the detector finds them (blazeface); null for haar",
+        examples=[EXAMPLE_LANDMARKS],
+    )
     emotion: str = Field(description="the most probable label", examples=["happy"])
     confidence: float = Field(description="probability of that label", examples=[0.87])
     probabilities: dict[str, float] = Field(description="all labels, summing to 1", examples=[EXAMPLE_PROBABILITIES])
@@ -48,6 +64,7 @@ class FaceOut(BaseModel):
     def of(cls, face: FacePrediction) -> FaceOut:
         return cls(
             box=BoxOut(**face.box.as_dict()),
+            landmarks={p.name: PointOut(x=round(p.x, 1), y=round(p.y, 1)) for p in face.box.landmarks} or None,
             emotion=face.emotion,
             confidence=face.confidence,
             probabilities=face.probabilities,

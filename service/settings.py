@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
+DetectorName = Literal["haar", "blazeface"]
 
 
 class Settings(BaseSettings):
@@ -87,6 +88,30 @@ class Settings(BaseSettings):
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
 
+    # Which detector finds the faces (README, "Choosing a face detector"). Haar stays the default;
+    # BlazeFace finds tilted, partly covered and small faces with less CPU and gives landmarks.
+    detector: DetectorName = Field(default="haar", description="haar (OpenCV cascade) or blazeface (ONNX)")
+    detector_store: Path | None = Field(
+        default=None,
+        description="folder of the detector cards and BlazeFace ONNX files (default: <model_store>/face_detectors)",
+    )
+    # Short range with 2x2 tiles found more planted faces than full range, at less CPU (README).
+    blazeface_range: Literal["short", "full"] = Field(
+        default="short", description="short: 128 px input, faces near the camera; full: 192 px input"
+    )
+    # MediaPipe keeps 0.5; on the planted scenes 0.6 cut false detections from 46 to 4 per 200
+    # scenes for 7 % fewer faces found (README, "Choosing a face detector").
+    blazeface_min_score: float = Field(default=0.6, gt=0.0, lt=1.0, description="lowest face score kept")
+    blazeface_nms_iou: float = Field(default=0.3, gt=0.0, le=1.0, description="overlap above which boxes merge")
+    blazeface_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one BlazeFace run")
+    blazeface_tile_grid: int = Field(
+        default=2, ge=0, le=4, description="also search N x N overlapping tiles of large images (0: whole image only)"
+    )
+    align_faces: bool = Field(
+        default=True, description="rotate faces so the eyes are level (detectors with eye landmarks)"
+    )
+    frame_crops: bool = Field(default=True, description="reframe each box like a FER-2013 face (measured per detector)")
+
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
     # each limit bounds what one upload can take (README, "Hardening").
@@ -103,6 +128,15 @@ class Settings(BaseSettings):
     # Streaming
     stream_smoothing_alpha: float = Field(
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
+    )
+    # Following faces (service.following): between full-frame searches each face is re-detected
+    # in a region around its last box, a fraction of the CPU of a whole-frame search (README).
+    stream_follow_faces: bool = Field(default=True, description="re-detect stream faces near their last boxes")
+    stream_full_detect_every: int = Field(
+        default=15, ge=1, description="search the whole frame every N frames (and whenever a face is lost)"
+    )
+    stream_follow_margin: float = Field(
+        default=0.4, gt=0.0, le=2.0, description="the search region: the last box grown by this x its side per side"
     )
 
     @field_validator("log_level", "log_format", mode="before")

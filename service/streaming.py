@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
+from service.following import FaceFollower
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
-from service.settings import Settings
+from service.settings import DetectorName, Settings
 from service.smoothing import FaceSmoother
 from service.tracking import FaceTracker
 
@@ -76,6 +77,7 @@ class StreamControl(BaseModel):
     alpha: float | None = Field(default=None, gt=0.0, le=1.0)
     max_faces: int | None = Field(default=None, ge=1)
     min_face_size: int | None = Field(default=None, ge=1)
+    detector: DetectorName | None = None
 
 
 class StreamSlots:
@@ -125,7 +127,12 @@ class StreamSession:
         self.smoother = FaceSmoother(settings.stream_smoothing_alpha)
         self.tracker = FaceTracker()  # track ids let the demo page chart each face over time
         self.smoothing = False
-        self.options = DetectOptions()
+        self.follower = (
+            FaceFollower(settings.stream_full_detect_every, settings.stream_follow_margin)
+            if settings.stream_follow_faces
+            else None
+        )
+        self.options = DetectOptions(follower=self.follower)
         self._send_lock = asyncio.Lock()  # replies and error messages come from two tasks
 
     async def run(self) -> None:
@@ -176,10 +183,12 @@ class StreamSession:
             self.smoother.reset()
         if control.alpha is not None:
             self.smoother.alpha = control.alpha
-        fields = control.model_fields_set & {"max_faces", "min_face_size"}
+        fields = control.model_fields_set & {"max_faces", "min_face_size", "detector"}
         if fields:
             updates = {name: getattr(control, name) for name in fields}
             self.options = replace(self.options, **updates)
+            if self.follower is not None:  # followed boxes may be too many, too small or another detector's
+                self.follower.reset()
 
     async def _process_frames(self, session_scope: anyio.CancelScope) -> None:
         while True:

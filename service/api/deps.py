@@ -11,7 +11,7 @@ from service.analysis import ImageAnalyzer
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.model_store import ModelCard
-from service.settings import Settings
+from service.settings import DetectorName, Settings
 from service.streaming import StreamSlots
 from service.video.pipeline import VideoJobs
 
@@ -57,8 +57,12 @@ def get_detect_options(
     detect: Annotated[
         bool, Query(description="false: skip detection and treat the whole image as one face crop")
     ] = True,
+    detector: Annotated[
+        DetectorName | None,
+        Query(description="haar or blazeface (landmarks, tilted and small faces); default: FER_DETECTOR"),
+    ] = None,
 ) -> DetectOptions:
-    return DetectOptions(max_faces=max_faces, min_face_size=min_face_size, detect=detect)
+    return DetectOptions(max_faces=max_faces, min_face_size=min_face_size, detect=detect, detector=detector)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

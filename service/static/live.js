@@ -21,7 +21,7 @@ export class LiveView {
   constructor() {
     const $ = (id) => document.getElementById(id);
     this.els = {
-      start: $("start"), stop: $("stop"), smoothing: $("smoothing"), video: $("video"),
+      start: $("start"), stop: $("stop"), smoothing: $("smoothing"), detector: $("detector"), video: $("video"),
       overlay: $("overlay"), faces: $("faces"), message: $("live-message"),
       fps: $("fps"), latency: $("latency"), rtt: $("rtt"), dropped: $("dropped"),
     };
@@ -31,6 +31,7 @@ export class LiveView {
     this.els.start.addEventListener("click", () => this.start());
     this.els.stop.addEventListener("click", () => this.stop());
     this.els.smoothing.addEventListener("change", () => this.sendControl());
+    this.els.detector.addEventListener("change", () => this.sendControl());
   }
 
   say(text) {
@@ -109,7 +110,10 @@ export class LiveView {
 
   sendControl() {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ smoothing: this.els.smoothing.checked }));
+      const control = { smoothing: this.els.smoothing.checked };
+      // An empty choice keeps the server's default detector (FER_DETECTOR).
+      if (this.els.detector.value) control.detector = this.els.detector.value;
+      this.ws.send(JSON.stringify(control));
     }
   }
 

@@ -38,7 +38,19 @@ export function drawFaces(ctx, faces, scaleX, scaleY) {
     ctx.fillRect(x * scaleX - 1.5, ty - 20, tw, 20);
     ctx.fillStyle = "#fff";
     ctx.fillText(text, x * scaleX + 3, ty - 2);
+    drawLandmarks(ctx, face.landmarks, scaleX, scaleY, color);
   });
+}
+
+// Keypoints (eyes, nose, mouth, ears) come only from detectors that find them (blazeface).
+function drawLandmarks(ctx, landmarks, scaleX, scaleY, color) {
+  if (!landmarks) return;
+  ctx.fillStyle = color;
+  for (const point of Object.values(landmarks)) {
+    ctx.beginPath();
+    ctx.arc(point.x * scaleX, point.y * scaleY, 3, 0, 2 * Math.PI);
+    ctx.fill();
+  }
 }
 
 function barRow(emotion, prob, isTop) {

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from service.app import load_model
 from service.detection import DetectorLoadError
-from service.inference import DetectOptions, EmotionRecognizer
+from service.inference import DetectOptions
 from service.model_store import ModelLoadError
 from service.settings import Settings
 from service.video.pipeline import FrameCallback, analyse_video, standalone_analyzer
@@ -60,7 +60,7 @@ async def analyse_file(args: argparse.Namespace, settings: Settings) -> tuple[Vi
     Returns the timeline and the seconds the video took (model loading not included).
     """
     loaded = await asyncio.to_thread(load_model, settings)
-    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    recognizer = loaded.recognizer()
     options = DetectOptions(max_faces=args.max_faces, min_face_size=args.min_face_size)
     async with standalone_analyzer(recognizer, settings) as analyzer:
         began = time.perf_counter()

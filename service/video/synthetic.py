@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     planted = args.planted.split(",")
     loaded = load_model(Settings())
-    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    recognizer = loaded.recognizer()
     faces = load_faces(args.faces, [*planted, args.steady])
     try:
         write_planted_clip(args.out, recognizer, faces, planted, args.steady, Layout(), args.scene_frames)

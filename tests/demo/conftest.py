@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from service.app import create_app, load_model
-from service.inference import EmotionRecognizer
 from service.model_store import ModelLoadError, resolve_model_dir
 from service.settings import Settings
 from service.video.synthetic import write_planted_clip
@@ -109,7 +108,7 @@ def planted_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import cv2
 
     loaded = load_model(demo_settings())
-    recognizer = EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    recognizer = loaded.recognizer()
     faces = {}
     for label in (*PLANTED, "neutral"):
         paths = sorted(FER_SAMPLE.glob(f"{label}/*Test_*.jpg"))

@@ -16,7 +16,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.app import create_app, load_model
+from service.blazeface import BlazeFaceDetector
 from service.detection import Box, DetectorConfig, FaceDetector
+from service.detectors import load_blazeface
 from service.inference import EmotionRecognizer
 from service.model_store import resolve_model_dir
 from service.settings import Settings
@@ -86,7 +88,7 @@ def live_server() -> LiveServer:
 def recognizer(make_settings: MakeSettings) -> EmotionRecognizer:
     """The inference class on the committed model, without any HTTP."""
     loaded = load_model(make_settings())
-    return EmotionRecognizer(loaded.card, loaded.session, loaded.detector)
+    return loaded.recognizer()
 
 
 @pytest.fixture(scope="session")
@@ -236,3 +238,16 @@ def assert_follows_planted(planted_clip: PlantedClip) -> PlantedCheck:
         assert steady.count(planted_clip.steady) >= 0.75 * len(sampled), steady
 
     return check
+
+
+@pytest.fixture(scope="session")
+def blazeface(make_settings: MakeSettings) -> BlazeFaceDetector:
+    """The committed BlazeFace detector (short range) with the service's default settings."""
+    return load_blazeface(make_settings())
+
+
+@pytest.fixture(scope="session")
+def astronaut_gray(astronaut_path: Path) -> np.ndarray:
+    gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
+    assert gray is not None, f"cannot read {astronaut_path}"
+    return gray

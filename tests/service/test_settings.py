@@ -115,3 +115,35 @@ def test_settings_reject_a_video_limit_of_zero(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv(name, "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+DETECTOR_SETTINGS = [
+    "detector",
+    "blazeface_range",
+    "blazeface_min_score",
+    "blazeface_nms_iou",
+    "blazeface_threads",
+    "blazeface_tile_grid",
+    "align_faces",
+    "frame_crops",
+    "stream_follow_faces",
+    "stream_full_detect_every",
+    "stream_follow_margin",
+]
+
+
+def test_settings_detector_settings_are_documented_with_their_defaults() -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| `FER_")]
+    documented = {name.strip(" `"): default.strip(" `") for name, default in rows}
+    for name in DETECTOR_SETTINGS:
+        default = Settings.model_fields[name].get_default()
+        shown = (
+            json.dumps(default)
+            if isinstance(default, bool)
+            else f"{default:.15g}"
+            if not isinstance(default, str)
+            else default
+        )
+        assert documented.get(f"FER_{name.upper()}") == shown, name
+    assert Settings().detector == "haar"  # Haar stays the default detector

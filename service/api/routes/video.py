@@ -17,7 +17,7 @@ from service.analysis import ImageAnalyzer
 from service.api.deps import AnalyzerDep, SettingsDep, VideoJobsDep
 from service.inference import DetectOptions
 from service.schemas import ErrorResponse, ModelRef
-from service.settings import Settings
+from service.settings import DetectorName, Settings
 from service.video.pipeline import analyse_video
 from service.video.reader import VideoLimits, VideoReader, check_upload
 from service.video.schemas import VideoResponse
@@ -48,10 +48,11 @@ def get_video_options(
     min_face_size: Annotated[
         int | None, Query(ge=1, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)")
     ] = None,
+    detector: Annotated[DetectorName | None, Query(description="haar or blazeface; default: FER_DETECTOR")] = None,
 ) -> DetectOptions:
     """Per-request detection options, never more faces per frame than FER_MAX_VIDEO_FACES."""
     limit = min(max_faces or settings.max_video_faces, settings.max_video_faces)
-    return DetectOptions(max_faces=limit, min_face_size=min_face_size)
+    return DetectOptions(max_faces=limit, min_face_size=min_face_size, detector=detector)
 
 
 VideoOptionsDep = Annotated[DetectOptions, Depends(get_video_options)]

@@ -28,7 +28,8 @@ def test_predict_image_returns_one_face_with_the_full_schema(client: TestClient,
     assert body["image"] == {"width": 384, "height": 384}
     assert set(body["timings_ms"]) == {"decode", "detect", "infer", "total"}
     [face] = body["faces"]
-    assert set(face) == {"box", "emotion", "confidence", "probabilities"}
+    assert set(face) == {"box", "landmarks", "emotion", "confidence", "probabilities"}
+    assert face["landmarks"] is None  # the default detector, Haar, finds no keypoints
     assert Box(**face["box"]).iou(Box(133, 50, 71, 71)) > 0.8
     assert list(face["probabilities"]) == LABELS
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
@@ -113,3 +114,34 @@ def test_predict_image_annotates_a_jpeg_when_asked(client: TestClient, astronaut
     box = post_image(client, astronaut_path.read_bytes())["faces"][0]["box"]
     top_edge = np.s_[box["y"], box["x"] + 5 : box["x"] + box["w"] - 5]
     assert np.abs(drawn[top_edge].astype(int) - original[top_edge]).mean() > 40
+
+
+def test_predict_image_with_blazeface_returns_named_landmarks(client: TestClient, astronaut_path: Path) -> None:
+    body = post_image(client, astronaut_path.read_bytes(), detector="blazeface")
+    [face] = body["faces"]
+    box = Box(**face["box"])
+    assert box.iou(Box(132, 54, 74, 75)) > 0.8
+    assert list(face["landmarks"]) == ["right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear"]
+    for name in ("right_eye", "left_eye", "nose_tip", "mouth"):
+        point = face["landmarks"][name]
+        assert box.x < point["x"] < box.x + box.w and box.y < point["y"] < box.y + box.h, name
+
+
+def test_predict_image_refuses_an_unknown_detector(client: TestClient, astronaut_path: Path) -> None:
+    response = client.post("/predict", files={"file": ("a.png", astronaut_path.read_bytes())}, params={"detector": "x"})
+    assert response.status_code == 422
+
+
+def test_predict_image_answers_400_for_a_detector_this_deployment_lacks(
+    make_client, astronaut_path: Path, tmp_path: Path
+) -> None:
+    with make_client(detector_store=tmp_path) as client:
+        files = {"file": ("a.png", astronaut_path.read_bytes())}
+        response = client.post("/predict", files=files, params={"detector": "blazeface"})
+    assert response.status_code == 400 and "not available" in response.json()["detail"]
+
+
+def test_predict_image_serves_blazeface_by_default_when_configured(make_client, astronaut_path: Path) -> None:
+    with make_client(detector="blazeface") as client:
+        [face] = post_image(client, astronaut_path.read_bytes())["faces"]
+    assert face["landmarks"] is not None and len(face["landmarks"]) == 6

@@ -55,13 +55,14 @@ def test_stream_frames_answers_a_bad_control_message_with_an_error(client: TestC
         assert "smoothing" in ws.receive_json()["error"]
 
 
-def test_stream_frames_smooths_probabilities_across_frames(client: TestClient, astronaut_path: Path) -> None:
+def test_stream_frames_smooths_probabilities_across_frames(make_client, astronaut_path: Path) -> None:
     """With smoothing and alpha 0.5, frame 2's face is the mean of the two frames' predictions."""
     first = astronaut_path.read_bytes()
     image = cv2.imread(str(astronaut_path))
     second = cv2.imencode(".png", cv2.convertScaleAbs(image, alpha=0.6, beta=40))[1].tobytes()
-    raw = [client.post("/predict", files={"file": ("f.png", f)}).json()["faces"][0] for f in (first, second)]
-    with client.websocket_connect("/stream") as ws:
+    # Every frame searched whole, so each stream frame gets the same box as its /predict.
+    with make_client(stream_follow_faces=False) as client, client.websocket_connect("/stream") as ws:
+        raw = [client.post("/predict", files={"file": ("f.png", f)}).json()["faces"][0] for f in (first, second)]
         ws.send_text('{"smoothing": true, "alpha": 0.5}')
         ws.send_bytes(first)
         ws.receive_json()
@@ -94,3 +95,14 @@ def test_stream_frames_gives_each_face_a_track_id_that_follows_it(
     first, second = ({face["box"]["x"] // 100: face["track_id"] for face in r["faces"]} for r in replies)
     assert sorted(first.values()) == [1, 2, 3]
     assert second == first  # the same face (by position) keeps its id
+
+
+def test_stream_frames_switches_the_detector_from_a_control_message(client: TestClient, astronaut_path: Path) -> None:
+    with client.websocket_connect("/stream") as ws:
+        ws.send_bytes(astronaut_path.read_bytes())
+        [haar] = ws.receive_json()["faces"]
+        ws.send_text('{"detector": "blazeface"}')
+        ws.send_bytes(astronaut_path.read_bytes())
+        [blazeface] = ws.receive_json()["faces"]
+    assert haar["landmarks"] is None
+    assert set(blazeface["landmarks"]) >= {"right_eye", "left_eye"}

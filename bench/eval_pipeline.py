@@ -1,0 +1,138 @@
+"""Detector pipeline evaluation (``make eval-pipeline``): planted FER-2013 faces, per detector.
+
+PublicTest and PrivateTest faces are planted in 640x480 scenes (upscaled to 64-199 px, rotated
+within +-25 degrees, on synthetic backgrounds or a photo without faces; seeded). For every
+detector: faces found, false detections, CPU ms per scene (one thread), and the accuracy of the
+classifier on the found faces' detector crops against the same faces' original FER-2013 crops,
+with and without alignment and framing. ``--fit`` first measures each detector's framing on
+planted Training faces and stores it in its card (``model_store/face_detectors/<name>/card.json``).
+
+    python -m bench.eval_pipeline --fit
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bench.faces.planting import PHOTO, planted_scenes
+from bench.faces.scoring import crop_accuracy, detect_all, fit_framing
+from service.app import load_model
+from service.detectors import Detector, detector_store, load_blazeface, load_haar
+from service.framing import NO_FRAMING, Framing, read_card
+from service.settings import Settings
+
+RESULTS = Path("results")
+ASTRONAUT = PHOTO.parent / "astronaut.png"  # one face (public domain)
+SEEDS = {"Training": 11, "PublicTest": 12, "PrivateTest": 13}
+
+
+def load_detectors(settings: Settings) -> dict[str, Detector]:
+    """Haar at its default settings and both BlazeFace ranges, each with the framing in its card."""
+    short, full = (load_blazeface(settings, blazeface_range) for blazeface_range in ("short", "full"))
+    return {"haar": load_haar(settings), "blazeface_short": short, "blazeface_full": full}
+
+
+def scenes_of(data: Any, split: str, count: int) -> list:
+    """``count`` faces drawn at random (seeded) from ``split``: the prepared splits are sorted by label."""
+    labels = data[f"{split}_y"]
+    chosen = np.sort(np.random.default_rng(SEEDS[split]).permutation(len(labels))[:count])
+    return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])
+
+
+def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> dict[str, Framing]:
+    """Fit each detector's framing on Training scenes and write it into its card."""
+    fitted = {}
+    for name, detector in detectors.items():
+        align = name != "haar"  # the framing of landmark detectors applies to aligned crops
+        detections = detect_all(detector, scenes)
+        framing = fit_framing(scenes, detections, align)
+        card_path = store / name / "card.json"
+        card = read_card(card_path) or {"name": name, "description": "OpenCV Haar cascade (no model file)"}
+        card["framing"] = framing.to_dict()
+        card["framing_fit"] = (
+            f"median over {len(detections.found)} planted FER-2013 Training faces (bench.eval_pipeline)"
+        )
+        card_path.parent.mkdir(parents=True, exist_ok=True)
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        fitted[name] = framing
+        print(f"{name}: framing {framing.to_dict()} from {len(detections.found)} faces")
+    return fitted
+
+
+def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
+    plain = [("box as found", NO_FRAMING, False), ("framed", framing, False)]
+    return plain if name == "haar" else [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
+
+
+def evaluate(recognizer: Any, detectors: dict[str, Detector], scenes: list) -> list[dict[str, Any]]:
+    rows = []
+    for name, detector in detectors.items():
+        detections = detect_all(detector, scenes)
+        for variant, framing, align in variants(name, detector.framing):
+            row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
+            row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
+            row |= {"cpu_ms": detections.cpu_ms, **crop_accuracy(recognizer, scenes, detections, framing, align)}
+            rows.append(row)
+    return rows
+
+
+def read_gray(path: Path) -> np.ndarray:
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise FileNotFoundError(path)
+    return gray
+
+
+def real_photos(detectors: dict[str, Detector]) -> dict[str, dict[str, int]]:
+    """Boxes found on the shipped photos: the astronaut (1 face) and the cat (none)."""
+    photos = {"astronaut": ASTRONAUT, "chelsea": PHOTO}
+    grays = {photo: read_gray(path) for photo, path in photos.items()}
+    return {name: {photo: len(det.detect(gray)) for photo, gray in grays.items()} for name, det in detectors.items()}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| detector | crop | faces found | false detections | CPU ms / scene | accuracy, detector crops | "
+        "accuracy, original crops | same label |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['detector']} | {r['crop']} | {r['found']}/{r['scenes']} ({r['found_pct']:.1f} %) | {r['false']} "
+            f"| {r['cpu_ms']:.2f} | {r['accuracy_crops']:.1f} % | {r['accuracy_originals']:.1f} % "
+            f"| {r['agreement']:.1f} % |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/processed/fer2013.npz"))
+    parser.add_argument("--faces", type=int, default=800, help="faces taken from each of PublicTest and PrivateTest")
+    parser.add_argument("--fit", action="store_true", help="first fit the framing on Training faces")
+    parser.add_argument("--fit-faces", type=int, default=1500)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)  # CPU per scene on one thread, as the service's worker threads run it
+    settings = Settings(blazeface_threads=1)
+    data = np.load(args.data)
+    recognizer = load_model(settings).recognizer()
+    detectors = load_detectors(settings)
+    if args.fit:
+        fit_and_store(detectors, scenes_of(data, "Training", args.fit_faces), detector_store(settings))
+        detectors = load_detectors(settings)
+    scenes = scenes_of(data, "PublicTest", args.faces) + scenes_of(data, "PrivateTest", args.faces)
+    rows = evaluate(recognizer, detectors, scenes)
+    report = {"rows": rows, "real_photos": real_photos(detectors), "table": table(rows)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "eval_pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(report["table"], "\n", json.dumps(report["real_photos"]))
+
+
+if __name__ == "__main__":
+    main()

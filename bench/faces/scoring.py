@@ -1,0 +1,86 @@
+"""Detection and crop scoring on planted scenes, and the framing fit."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.faces.planting import Planted
+from service.cropping import crop_face, eye_angle
+from service.detection import Box
+from service.detectors import Detector
+from service.framing import Framing
+from service.inference import EmotionRecognizer
+
+
+@dataclass(frozen=True)
+class Detections:
+    """What one detector found on a list of scenes: the matched box per scene (or None)."""
+
+    matched: list[Box | None]
+    false_detections: int
+    cpu_ms: float  # mean CPU (this thread) per scene
+
+    @property
+    def found(self) -> list[int]:
+        return [index for index, box in enumerate(self.matched) if box is not None]
+
+
+def detect_all(detector: Detector, scenes: Sequence[Planted]) -> Detections:
+    matched: list[Box | None] = []
+    false, cpu = 0, 0.0
+    for case in scenes:
+        began = time.thread_time()
+        boxes = detector.detect(case.scene)
+        cpu += time.thread_time() - began
+        hits = [box for box in boxes if case.matches(box.x, box.y, box.w, box.h)]
+        matched.append(hits[0] if hits else None)
+        false += len(boxes) - min(1, len(hits))
+    return Detections(matched, false, 1000 * cpu / max(1, len(scenes)))
+
+
+def fit_framing(scenes: Sequence[Planted], detections: Detections, align: bool) -> Framing:
+    """The median scale and offset (along the face's axes when aligned) from found boxes to the planted squares."""
+    rows = []
+    for index in detections.found:
+        box, case = detections.matched[index], scenes[index]
+        assert box is not None
+        radians = math.radians(eye_angle(box) if align else 0.0)
+        shift_x = case.centre[0] - (box.x + box.w / 2)
+        shift_y = case.centre[1] - (box.y + box.h / 2)
+        along = shift_x * math.cos(radians) + shift_y * math.sin(radians)
+        across = -shift_x * math.sin(radians) + shift_y * math.cos(radians)
+        rows.append((case.side / box.w, case.side / box.h, along / box.w, across / box.h))
+    if not rows:
+        raise ValueError("no face found: nothing to fit the framing on")
+    scale_x, scale_y, dx, dy = np.median(np.array(rows), axis=0)
+    return Framing(float(scale_x), float(scale_y), float(dx), float(dy))
+
+
+def predicted_labels(recognizer: EmotionRecognizer, crops: Sequence[np.ndarray]) -> np.ndarray:
+    """The label index the model gives each crop (any size: the shared preprocessing resizes)."""
+    if not crops:
+        return np.zeros(0, np.int64)
+    faces = recognizer.predict_faces(crops)
+    return np.array([recognizer.labels.index(face.emotion) for face in faces])
+
+
+def crop_accuracy(
+    recognizer: EmotionRecognizer, scenes: Sequence[Planted], detections: Detections, framing: Framing, align: bool
+) -> dict[str, float]:
+    """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement."""
+    found = detections.found
+    boxes = [detections.matched[index] for index in found]
+    crops = [crop_face(scenes[i].scene, box, framing, align) for i, box in zip(found, boxes, strict=True) if box]
+    on_crops = predicted_labels(recognizer, crops)
+    on_originals = predicted_labels(recognizer, [scenes[index].face for index in found])
+    labels = np.array([scenes[index].label for index in found])
+    return {
+        "accuracy_crops": 100 * float(np.mean(on_crops == labels)) if len(labels) else 0.0,
+        "accuracy_originals": 100 * float(np.mean(on_originals == labels)) if len(labels) else 0.0,
+        "agreement": 100 * float(np.mean(on_crops == on_originals)) if len(labels) else 0.0,
+    }
