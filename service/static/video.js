@@ -26,16 +26,10 @@ function tracksOf(result) {
 }
 
 function timelineCard(file, result) {
-  const card = document.createElement("figure");
-  card.className = "result video";
-  const caption = document.createElement("figcaption");
-  caption.textContent = file.name;
-  const note = document.createElement("p");
-  note.className = "message";
   const tracks = tracksOf(result);
   const { video } = result;
-  note.textContent = `${video.sampled_frames} of ${video.frames} frames analysed, ${tracks.size} face track(s).`;
-  card.append(caption, note);
+  const summary = `${video.sampled_frames} of ${video.frames} frames analysed, ${tracks.size} face track(s).`;
+  const card = captionedCard(file, "result video", summary);
   if (tracks.size) card.append(legend());
   const end = Math.max(video.duration_s, ...result.rows.map((row) => row.time_s), 0.1);
   const maxGap = (2.5 * video.every) / (video.fps || 10);
@@ -64,8 +58,12 @@ export async function analyseVideo(file) {
 }
 
 function failedCard(file, text) {
+  return captionedCard(file, "result video failed", text);
+}
+
+function captionedCard(file, className, text) {
   const card = document.createElement("figure");
-  card.className = "result video failed";
+  card.className = className;
   const caption = document.createElement("figcaption");
   caption.textContent = file.name;
   const note = document.createElement("p");
