@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -90,6 +90,10 @@ STUDENT_RUN ?= fer_student_v1
 STUDENT_ARGS ?= --arch separable --widths 32,64,128,256 --dense_units 128 --teacher data/processed/teacher.npz
 distill: prepare ## train the light student on the cached teacher's soft targets and the labels
 	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
+
+MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_vgg3/1.0.0
+ensemble: prepare ## merge exported models into one ONNX graph that averages them (the large model)
+	$(PY) -m training.ensemble --members $(MEMBERS) --name fer_ensemble --version $(MODEL_VERSION)
 
 tune: prepare ## learning-rate x optimizer grid on a fixed budget
 	$(PY) -m training.tune $(ARGS)

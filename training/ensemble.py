@@ -1,0 +1,142 @@
+"""Stage: several exported models -> one ONNX graph that averages their probabilities.
+
+    python -m training.ensemble --members model_store/fer_cnn/1.1.0,model_store/fer_vgg3/1.0.0 \\
+        --name fer_ensemble --version 1.0.0
+
+Every member must share the labels, the input and the preprocessing contract (each was trained
+on the same prepared data). The members' graphs are copied side by side under name prefixes
+(``onnx.compose.add_prefix``), all fed by the one input, and an ONNX ``Mean`` node averages their
+outputs, so the service serves an ensemble like any other model. The export fails when the
+merged graph and the mean of the members, each run on its own, disagree on real faces.
+Writes model.onnx and a card (members, parameters, MFLOP per face, PublicTest figures, the
+selection rule); ``training.evaluate`` adds the PrivateTest metrics, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import compose, helper, numpy_helper
+
+from service.model_store import sha256_of
+from training.evaluate import OnnxClassifier, load_raw_split
+from training.flops import count_macs
+from training.teach import ensemble_probs
+
+SHARED_FIELDS = ("labels", "input", "output", "preprocessing")
+
+
+def merge_graphs(member_files: list[Path], input_name: str, output_name: str) -> onnx.ModelProto:
+    """One model whose output is the mean of the members' outputs for the shared input."""
+    members = [onnx.load(str(path)) for path in member_files]
+    opsets: dict[str, int] = {}
+    for member in members:
+        for op in member.opset_import:
+            domain = "" if op.domain == "ai.onnx" else op.domain
+            opsets[domain] = max(opsets.get(domain, 0), op.version)
+    nodes, initializers = [], []
+    for index, member in enumerate(members):
+        prefixed = compose.add_prefix(member, f"m{index}_")
+        nodes.append(helper.make_node("Identity", [input_name], [f"m{index}_{input_name}"]))
+        nodes.extend(prefixed.graph.node)
+        initializers.extend(prefixed.graph.initializer)
+    outputs = [f"m{index}_{output_name}" for index in range(len(members))]
+    nodes.append(helper.make_node("Mean", outputs, [output_name], name="ensemble_mean"))
+    graph = helper.make_graph(
+        nodes, "fer_ensemble", [members[0].graph.input[0]], [members[0].graph.output[0]], initializers
+    )
+    imports = [helper.make_opsetid(domain, version) for domain, version in opsets.items()]
+    merged = helper.make_model(graph, opset_imports=imports, producer_name="training.ensemble")
+    merged.ir_version = members[0].ir_version
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def check_parity(members: list[OnnxClassifier], merged: OnnxClassifier, faces: np.ndarray, tolerance: float) -> float:
+    """Max abs difference between the merged graph and the mean of the members run one by one."""
+    expected, _ = ensemble_probs(members, faces)
+    diff = float(np.abs(merged.predict_proba(faces) - expected).max())
+    if not diff < tolerance:
+        raise ValueError(f"merged ensemble differs from its members' mean by {diff:.2e} (> {tolerance:.0e})")
+    return diff
+
+
+def shared_contract(cards: list[dict]) -> dict:
+    """The labels, input, output and preprocessing every member shares; refuses a mismatch."""
+    first = cards[0]
+    for card in cards[1:]:
+        differing = [key for key in SHARED_FIELDS if card[key] != first[key]]
+        if differing:
+            raise ValueError(f"{card['name']} {card['version']} differs from {first['name']} in {differing}")
+    return {key: first[key] for key in SHARED_FIELDS}
+
+
+def build(model_dirs: list[Path], out_dir: Path, name: str, version: str, data: str, tolerance: float = 1e-4) -> dict:
+    """Write the merged model and its card to ``out_dir``; return the card."""
+    members = [OnnxClassifier(d) for d in model_dirs]
+    cards = [member.meta for member in members]
+    contract = shared_contract(cards)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / "model.onnx"
+    files = [d / card["onnx"]["file"] for d, card in zip(model_dirs, cards, strict=True)]
+    onnx.save(merge_graphs(files, contract["input"]["name"], contract["output"]["name"]), str(onnx_path))
+    card = {"name": name, "version": version, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    card |= {**contract, "onnx": _file_record(onnx_path)}
+    (out_dir / "model.json").write_text(json.dumps(card) + "\n")  # lets OnnxClassifier open it for the checks
+    faces, labels = load_raw_split(data, "PublicTest")
+    merged = OnnxClassifier(out_dir)
+    diff = check_parity(members, merged, faces[:512], tolerance)
+    accuracy = float((merged.predict_proba(faces).argmax(1) == labels).mean())
+    card |= {
+        "dataset": cards[0].get("dataset"),
+        "architecture": _architecture(cards, onnx_path),
+        "members": [_member(card) for card in cards],
+        "selection_rule": "members chosen on PublicTest only; PrivateTest evaluated once, afterwards",
+        "export": {"host": platform.platform(), "publictest_accuracy": accuracy, "parity_max_abs": diff},
+        "metrics": {},
+    }
+    (out_dir / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def _file_record(path: Path) -> dict:
+    return {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+def _architecture(cards: list[dict], onnx_path: Path) -> dict:
+    parameters = sum(int(numpy_helper.to_array(t).size) for t in onnx.load(str(onnx_path)).graph.initializer)
+    return {
+        "arch": "ensemble (mean of the members' probabilities)",
+        "members": len(cards),
+        "parameters": parameters,
+        "mflop_per_face": round(2 * count_macs(onnx_path)["total"] / 1e6, 3),
+    }
+
+
+def _member(card: dict) -> dict:
+    public = card.get("metrics", {}).get("PublicTest", {}).get("accuracy")
+    sha256 = card["onnx"]["sha256"]
+    return {"name": card["name"], "version": card["version"], "sha256": sha256, "publictest_accuracy": public}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", required=True, help="comma-separated exported model folders")
+    parser.add_argument("--name", default="fer_ensemble")
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--data", default="data/processed/fer2013.npz")
+    args = parser.parse_args()
+    out = args.store / args.name / args.version
+    card = build([Path(m) for m in args.members.split(",")], out, args.name, args.version, args.data)
+    print(json.dumps({k: card[k] for k in ("architecture", "members", "export")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
