@@ -31,6 +31,13 @@ from training.train import load_classifier
 INPUT_NAME, OUTPUT_NAME = "face", "probs"
 
 
+# Written into every card before training.evaluate looks at PrivateTest (once per shipped model).
+SELECTION_RULE = (
+    "on PublicTest only: the better of the best-epoch and last-epoch weights, each after precise BN, "
+    "with flip TTA when it helps (or as --tta says); PrivateTest evaluated once, afterwards"
+)
+
+
 class ParityError(RuntimeError):
     """ONNX Runtime and Keras give different probabilities for the same faces."""
 
@@ -108,6 +115,7 @@ def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extr
         "teacher": teacher_record(cfg),
         "training": run_record(run_dir),
         "export": {"host": platform.platform(), **extra},
+        "selection_rule": SELECTION_RULE,
         "metrics": {},
     }
 
