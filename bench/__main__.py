@@ -18,24 +18,33 @@ from bench.model import bench_models
 from bench.pipeline import stage_times
 from bench.report import targets, update_readme
 from bench.service_bench import bench_service
-from service.model_store import resolve_model_dir
+from service.model_store import load_model_card, resolve_model_dir
+from service.settings import Settings
 
 PARTS = ("compare", "model", "pipeline", "service")
 
 
-def int8_model(float_version: str) -> Path | None:
-    """The int8 file made from this float version by bench.quantize (shipped or not), if any."""
-    quantized = read_json(QUANTIZE_JSON)
-    if quantized.get("float_version") != float_version:
+def int8_model(float_dir: Path) -> Path | None:
+    """The int8 file made from this float model by bench.quantize (shipped or not), if any."""
+    quantized = read_json(QUANTIZE_JSON).get(float_dir.parent.name, {})
+    if quantized.get("float_version") != float_dir.name:
         return None
     shipped = quantized.get("model_dir")
     path = REPO_ROOT / (f"{shipped}/model.onnx" if shipped else quantized["int8_file"])
     return path if path.is_file() else None
 
 
+def served_float_model() -> Path:
+    """The float model behind what the service serves with its default settings (itself, unless int8)."""
+    settings = Settings()
+    served = resolve_model_dir(MODEL_STORE, settings.model_name, settings.model_version)
+    source = load_model_card(served).metadata.get("quantization", {}).get("source", {}).get("version")
+    return served.parent / source if source else served
+
+
 def run_model(float_dir: Path, min_seconds: float) -> None:
-    result = bench_models(float_dir / "model.onnx", int8_model(float_dir.name), min_seconds)
-    quantized = read_json(QUANTIZE_JSON)
+    result = bench_models(float_dir / "model.onnx", int8_model(float_dir), min_seconds)
+    quantized = read_json(QUANTIZE_JSON).get(float_dir.parent.name, {})
     if quantized.get("float_version") == float_dir.name:
         result["quantization"] = {k: v for k, v in quantized.items() if k != "int8_metrics"}
     update_json(BENCH_JSON, "model", result)
@@ -56,8 +65,9 @@ def main() -> None:
     if args.quick:
         args.seconds, args.warmup = 0.5, 0.2
     parts = set(args.parts.split(","))
-    float_dir = resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
-    update_json(BENCH_JSON, "machine", {**machine_info(), "model": f"fer_cnn {float_dir.name}", "note": args.note})
+    float_dir = served_float_model()
+    model = f"{float_dir.parent.name} {float_dir.name}"
+    update_json(BENCH_JSON, "machine", {**machine_info(), "model": model, "note": args.note})
     if "compare" in parts:
         update_json(BENCH_JSON, "compare", compare(min_seconds=model_s))
     if "model" in parts:

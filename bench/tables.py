@@ -97,7 +97,7 @@ def model_tables(model: dict[str, Any] | None) -> str:
 def _quantization_note(q: dict[str, Any] | None) -> str:
     if not q:
         return ""
-    acc = q["privatetest_accuracy"]
+    public, private = q["publictest_accuracy"], q["privatetest_accuracy"]
     verdict = (
         f"shipped as `{q.get('model_dir')}` (serve it with `FER_MODEL_VERSION={q['int8_version']}`; "
         f"`latest` stays the float model)"
@@ -106,8 +106,9 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
     )
     return (
         f"\n\nINT8 (static QDQ, per-channel int8 weights, int8 activations calibrated on 300 Training faces, "
-        f"`python -m bench.quantize`): PrivateTest accuracy {acc['float']:.2f} % float vs {acc['int8']:.2f} % int8, "
-        f"a drop of {q['drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}."
+        f"`python -m bench.quantize`): PublicTest accuracy {public['float']:.2f} % float vs {public['int8']:.2f} % "
+        f"int8, a drop of {q['publictest_drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}; "
+        f"PrivateTest {private['float']:.2f} % vs {private['int8']:.2f} %."
     )
 
 
