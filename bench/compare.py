@@ -10,6 +10,7 @@ every model's figure alike and the ratios stay fair.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,26 @@ def our_models() -> list[Path]:
 
 def _throughputs(models: list[tuple[Path, np.ndarray]], threads: int, min_seconds: float) -> list[dict[str, float]]:
     """Faces/s per model and batch size, timed in interleaved rounds (``min_seconds`` per model and batch in all)."""
-    calls = []
-    for path, inputs in models:
-        session = open_session(path, threads)
-        feeds = {batch: {session.get_inputs()[0].name: inputs[:batch]} for batch in BATCHES}
-        calls.append({batch: functools.partial(session.run, None, feed) for batch, feed in feeds.items()})
     samples: list[dict[int, list[float]]] = [{batch: [] for batch in BATCHES} for _ in models]
     for _ in range(ROUNDS):
-        for model_calls, model_samples in zip(calls, samples, strict=True):
-            for batch, call in model_calls.items():
-                model_samples[batch] += time_call(call, min_seconds=min_seconds / ROUNDS, min_runs=5)
+        for (path, inputs), model_samples in zip(models, samples, strict=True):
+            _time_session(path, inputs, threads, min_seconds / ROUNDS, model_samples)
     return [{str(b): r3(b / float(np.median(times[b]))) for b in BATCHES} for times in samples]
+
+
+def _time_session(path: Path, inputs: np.ndarray, threads: int, seconds: float, into: dict[int, list[float]]) -> None:
+    """Time one model in a session of its own, closed afterwards.
+
+    One session at a time, as a deployment has it: an idle session's thread pool keeps spinning
+    for a while after each call and would steal the cores from the next model's session.
+    """
+    session = open_session(path, threads)
+    name = session.get_inputs()[0].name
+    for batch in BATCHES:
+        call = functools.partial(session.run, None, {name: inputs[:batch]})
+        into[batch] += time_call(call, min_seconds=seconds, min_runs=5)
+    del session
+    gc.collect()
 
 
 def _float_source(model_dir: Path) -> Path:
