@@ -86,9 +86,10 @@ TEACHERS ?= model_store/fer_cnn/1.1.0
 teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation
 	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz
 
-STUDENT_RUN ?= fer_student_v1
-STUDENT_ARGS ?= --arch separable --widths 32,64,128,256 --dense_units 128 --teacher data/processed/teacher.npz
-distill: prepare ## train the light student on the cached teacher's soft targets and the labels
+STUDENT_RUN ?= student_vgg16
+STUDENT_ARGS ?= --widths 16,32,64,128 --bn_momentum 0.9 --zoom 0.2 --epochs 80 --early_stopping_patience 80 \
+	--histograms false --seed 11 --teacher data/processed/teacher.npz
+distill: prepare ## train the light student (fer_lite 1.0.0's recipe) on the cached teacher's soft targets and the labels
 	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
 
 MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_vgg3/1.0.0

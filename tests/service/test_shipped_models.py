@@ -1,0 +1,47 @@
+"""The classifier models shipped in model_store/: each opens, verifies and serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.model_store import load_model_card, open_model
+from training.evaluate import OnnxClassifier
+
+REPO = Path(__file__).resolve().parents[2]
+STORE, FIXTURES = REPO / "model_store", REPO / "tests" / "fixtures"
+SHIPPED = [("fer_cnn", "1.1.0"), ("fer_cnn", "1.1.0-int8"), ("fer_lite", "1.0.0"), ("fer_lite", "1.0.0-int8")]
+
+
+@pytest.mark.parametrize(("name", "version"), SHIPPED)
+def test_predict_with_each_shipped_model_finds_the_happy_astronaut(
+    make_client: Callable[..., AbstractContextManager[TestClient]], astronaut_path: Path, name: str, version: str
+) -> None:
+    with make_client(model_name=name, model_version=version) as client:
+        answer = client.post("/predict", files={"file": ("a.png", astronaut_path.read_bytes(), "image/png")}).json()
+    assert answer["model"] == {"name": name, "version": version}
+    assert [face["emotion"] for face in answer["faces"]] == ["happy"]
+    assert answer["faces"][0]["confidence"] > 0.6
+
+
+def test_open_model_verifies_the_light_models_checksum() -> None:
+    card = load_model_card(STORE / "fer_lite" / "1.0.0")
+    assert card.metadata["architecture"]["mflop_per_face"] < 100  # the light model's budget, TTA included
+    assert card.metadata["teacher"]["members"][0]["version"] == "1.1.0"
+    open_model(STORE, "fer_lite", "1.0.0-int8")  # raises when an ONNX file does not match its sha256
+
+
+def test_int8_light_model_agrees_with_its_float_source() -> None:
+    paths = sorted((FIXTURES / "fer2013").glob("*/*/*.jpg"))
+    assert len(paths) > 150  # the committed sample, read as files
+    faces = np.stack([cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in paths])
+    float_probs = OnnxClassifier(STORE / "fer_lite" / "1.0.0").predict_proba(faces)
+    int8_probs = OnnxClassifier(STORE / "fer_lite" / "1.0.0-int8").predict_proba(faces)
+    assert np.mean(float_probs.argmax(1) == int8_probs.argmax(1)) >= 0.95  # measured 0.986
+    assert np.abs(float_probs - int8_probs).max() < 0.1  # measured 0.039
