@@ -4,8 +4,10 @@ PublicTest and PrivateTest faces are planted in 640x480 scenes (upscaled to 64-1
 within +-25 degrees, on synthetic backgrounds or a photo without faces; seeded). For every
 detector: faces found, false detections, CPU ms per scene (one thread), and the accuracy of the
 classifier on the found faces' detector crops against the same faces' original FER-2013 crops,
-with and without alignment and framing. ``--fit`` first measures each detector's framing on
-planted Training faces and stores it in its card (``model_store/face_detectors/<name>/card.json``).
+with and without alignment and framing; and, as the ceiling, the planted squares themselves cropped
+exactly and turned upright (what planting and resampling alone cost). ``--fit`` first measures
+each detector's framing on planted Training faces and stores it in its card
+(``model_store/face_detectors/<name>/card.json``).
 
     python -m bench.eval_pipeline --fit
 """
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from bench.faces.planting import PHOTO, planted_scenes
-from bench.faces.scoring import crop_accuracy, detect_all, fit_framing
+from bench.faces.scoring import PlantedSquares, crop_accuracy, detect_all, fit_framing
 from service.app import load_model
 from service.detectors import Detector, detector_store, load_blazeface, load_haar
 from service.framing import NO_FRAMING, Framing, read_card
@@ -66,6 +68,8 @@ def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> 
 
 
 def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
+    if name == PlantedSquares.name:
+        return [("exact, upright", NO_FRAMING, True)]
     plain = [("box as found", NO_FRAMING, False), ("framed", framing, False)]
     return plain if name == "haar" else [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
 
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         fit_and_store(detectors, scenes_of(data, "Training", args.fit_faces), detector_store(settings))
         detectors = load_detectors(settings)
     scenes = scenes_of(data, "PublicTest", args.faces) + scenes_of(data, "PrivateTest", args.faces)
-    rows = evaluate(recognizer, detectors, scenes)
+    rows = evaluate(recognizer, {PlantedSquares.name: PlantedSquares(scenes), **detectors}, scenes)
     report = {"rows": rows, "real_photos": real_photos(detectors), "table": table(rows)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "eval_pipeline.json").write_text(json.dumps(report, indent=2) + "\n")

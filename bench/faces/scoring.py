@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.faces.planting import Planted
 from service.cropping import crop_face, eye_angle
-from service.detection import Box
+from service.detection import Box, Landmark
 from service.detectors import Detector
 from service.framing import Framing
 from service.inference import EmotionRecognizer
@@ -28,6 +28,31 @@ class Detections:
     @property
     def found(self) -> list[int]:
         return [index for index, box in enumerate(self.matched) if box is not None]
+
+
+class PlantedSquares:
+    """The oracle "detector": each scene's planted square, exactly, with eye points on its rotated top edge.
+
+    Its aligned crop is the planted face turned upright at its own size: what a perfect detector
+    could give. Against the original crops it measures what planting and resampling alone cost.
+    """
+
+    name = "planted square (exact)"
+    framing = Framing()
+
+    def __init__(self, scenes: Sequence[Planted]) -> None:
+        self._by_scene = {id(case.scene): case for case in scenes}
+
+    def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
+        case = self._by_scene[id(gray)]
+        (x, y), half = case.centre, case.side / 2
+        # Counter-clockwise on screen by ``angle`` (y points down): the left eye (+half) rises.
+        cos, sin = math.cos(math.radians(case.angle)), math.sin(math.radians(case.angle))
+        eyes = tuple(Landmark(name, x + d * cos, y - d * sin) for name, d in (("right_eye", -half), ("left_eye", half)))
+        return [Box(round(x - half), round(y - half), case.side, case.side, eyes)]
+
+    def working_bytes(self, height: int, width: int) -> int:
+        return 0
 
 
 def detect_all(detector: Detector, scenes: Sequence[Planted]) -> Detections:

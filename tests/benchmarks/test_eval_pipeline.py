@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
 from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
-from bench.faces.scoring import detect_all, fit_framing
+from bench.faces.scoring import PlantedSquares, detect_all, fit_framing
+from service.cropping import crop_face
 from service.detection import Box, Landmark
 from service.framing import Framing
 
@@ -67,3 +69,20 @@ def test_fit_framing_recovers_the_scale_and_offset_of_the_boxes() -> None:
     framing = fit_framing(scenes, detect_all(ShrunkBoxes(scenes), scenes), align=True)
     assert framing.scale_x == pytest.approx(1.25, abs=0.02) and framing.scale_y == pytest.approx(1.25, abs=0.02)
     assert framing.dx == pytest.approx(0.0, abs=0.01) and framing.dy == pytest.approx(-0.1, abs=0.01)
+
+
+def test_planted_squares_crop_gives_back_the_upright_original_face() -> None:
+    faces = np.stack([cv2.resize(np.tile(np.linspace(0, 255, 6, dtype=np.uint8), (6, 1)), (48, 48))] * 3)
+    faces[:, :12] = 255  # a bright "forehead" band: the face's up direction matters too
+    scenes = planted_scenes(faces, np.zeros(3, int), seed=5, max_angle=25)
+    oracle = PlantedSquares(scenes)
+
+    def error(case: Planted, align: bool) -> float:
+        (box,) = oracle.detect(case.scene)
+        crop = cv2.resize(crop_face(case.scene, box, Framing(), align), (48, 48), interpolation=cv2.INTER_AREA)
+        return float(np.abs(crop[4:-4, 4:-4].astype(float) - case.face[4:-4, 4:-4]).mean())
+
+    for case in scenes:
+        assert error(case, align=True) < 8, case.angle  # resampling only
+        if abs(case.angle) > 10:
+            assert error(case, align=False) > 2 * error(case, align=True)
