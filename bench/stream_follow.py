@@ -9,6 +9,7 @@ detection, cropping, inference and the reply) and the frames in which a face was
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
@@ -52,19 +53,27 @@ async def stream_clip(service: RunningService, clip: list[bytes]) -> dict[str, A
     return {"cpu_ms_per_frame": r3(1000 * cpu / len(clip)), "frames_with_a_face": sum(n > 0 for n in faces)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="NAME/VERSION to serve instead of the default (results get its name)")
+    args = parser.parse_args(argv)
+    model = {}
+    if args.model:
+        name, version = args.model.split("/")
+        model = {"FER_MODEL_NAME": name, "FER_MODEL_VERSION": version}
     clip = panning_clip()
     rows = []
     for detector in ("haar", "blazeface"):
         for follow in (False, True):
-            env = {"FER_DETECTOR": detector, "FER_STREAM_FOLLOW_FACES": str(follow).lower()}
+            env = {"FER_DETECTOR": detector, "FER_STREAM_FOLLOW_FACES": str(follow).lower(), **model}
             with service_process({**env, "FER_ORT_INTRA_OP_THREADS": "1"}) as service:
                 measured = asyncio.run(stream_clip(service, clip))
             row = {"detector": detector, "following": follow, "frames": len(clip), **measured}
             print(row)
             rows.append(row)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "stream_follow.json").write_text(json.dumps(rows, indent=2) + "\n")
+    suffix = f"-{args.model.replace('/', '-')}" if args.model else ""
+    (RESULTS / f"stream_follow{suffix}.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
