@@ -104,8 +104,23 @@ def crop_accuracy(
     on_crops = predicted_labels(recognizer, crops)
     on_originals = predicted_labels(recognizer, [scenes[index].face for index in found])
     labels = np.array([scenes[index].label for index in found])
+    return paired_accuracy(on_crops, on_originals, labels)
+
+
+def paired_accuracy(on_crops: np.ndarray, on_originals: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Both accuracies, their agreement, and the gap (crops minus originals) with its standard error.
+
+    The two predictions are of the same faces, so the gap's error comes from the faces where
+    exactly one of them is right: the standard error of the mean per-face difference (+1, 0, -1).
+    """
+    if not len(labels):
+        return {"accuracy_crops": 0.0, "accuracy_originals": 0.0, "agreement": 0.0, "gap": 0.0, "gap_se": 0.0}
+    difference = (on_crops == labels).astype(float) - (on_originals == labels).astype(float)
+    spread = float(difference.std(ddof=1)) if len(labels) > 1 else 0.0
     return {
-        "accuracy_crops": 100 * float(np.mean(on_crops == labels)) if len(labels) else 0.0,
-        "accuracy_originals": 100 * float(np.mean(on_originals == labels)) if len(labels) else 0.0,
-        "agreement": 100 * float(np.mean(on_crops == on_originals)) if len(labels) else 0.0,
+        "accuracy_crops": 100 * float(np.mean(on_crops == labels)),
+        "accuracy_originals": 100 * float(np.mean(on_originals == labels)),
+        "agreement": 100 * float(np.mean(on_crops == on_originals)),
+        "gap": 100 * float(difference.mean()),
+        "gap_se": 100 * spread / math.sqrt(len(labels)),
     }

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
-from bench.faces.scoring import PlantedSquares, detect_all, fit_framing
+from bench.faces.scoring import PlantedSquares, detect_all, fit_framing, paired_accuracy
 from service.cropping import crop_face
 from service.detection import Box, Landmark
 from service.framing import Framing
@@ -86,3 +86,16 @@ def test_planted_squares_crop_gives_back_the_upright_original_face() -> None:
         assert error(case, align=True) < 8, case.angle  # resampling only
         if abs(case.angle) > 10:
             assert error(case, align=False) > 2 * error(case, align=True)
+
+
+def test_paired_accuracy_gives_the_gap_and_its_standard_error() -> None:
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 0])
+    on_originals = labels.copy()
+    on_crops = labels.copy()
+    on_crops[:2] = 6  # two faces lost on the crops
+    on_originals[7] = 3  # one lost on the originals only
+    scores = paired_accuracy(on_crops, on_originals, labels)
+    assert scores["accuracy_crops"] == pytest.approx(75.0) and scores["accuracy_originals"] == pytest.approx(87.5)
+    assert scores["gap"] == pytest.approx(-12.5) and scores["agreement"] == pytest.approx(62.5)
+    difference = np.array([-1, -1, 0, 0, 0, 0, 0, 1], float)
+    assert scores["gap_se"] == pytest.approx(100 * difference.std(ddof=1) / math.sqrt(8))
