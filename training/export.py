@@ -128,6 +128,9 @@ def run_record(run_dir: Path) -> dict:
     record = {"run": str(run_dir), "config": config, "timing": timing}
     if config.get("init_weights"):
         record["initialised_from"] = run_record(Path(config["init_weights"]).parent)
+    recovered = run_dir / "recovered.json"  # a run rebuilt from an exported model (training.recover)
+    if recovered.is_file():
+        record["recovered_from"] = json.loads(recovered.read_text())
     return record
 
 
