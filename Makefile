@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -78,6 +78,16 @@ train: prepare ## stage 1 of the committed model, 32 epochs (override with ARGS=
 finetune: prepare ## stage 2: 15 more epochs from stage 1's last weights
 	$(PY) -m training.train --name $(RUN_NAME) --init_weights runs/$(BASE_RUN)/last.weights.h5 $(FINETUNE_ARGS) $(ARGS)
 
+# fer_cnn 1.2.0: 1.1.0 fine-tuned for framing like a detector's (stage 3; 1.1.0's Keras weights were not kept,
+# so they are recovered from its ONNX file first).
+recover: prepare ## rebuild a trainable run from the shipped 1.1.0 ONNX model -> runs/fer_cnn_1.1.0
+	$(PY) -m training.recover --model model_store/fer_cnn/1.1.0 --out runs/fer_cnn_1.1.0
+
+finetune-framing: recover ## stage 3 (1.2.0): 10 epochs from 1.1.0 with zoom 25 %, rotation 15 deg
+	$(PY) -m training.train --name fer_cnn_v1_ft2 --init_weights runs/fer_cnn_1.1.0/last.weights.h5 --epochs 10 \
+		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
+		--histograms false --seed 5 $(ARGS)
+
 # Issue 10: a second, deeper teacher network for the ensemble (resumable: re-run after an interruption).
 teacher-vgg3: prepare ## 40 epochs of 4 blocks of 3 convs (the ensemble's second member)
 	$(PY) -m training.train --name teacher_vgg3 --convs_per_block 3 --epochs 40 --bn_momentum 0.9 --seed 7 --histograms false $(ARGS)
@@ -112,7 +122,7 @@ fit-framing: install-dev ## measure each detector's FER-2013 framing (Training f
 	$(PY) -m bench.eval_pipeline --fit
 
 eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline.json
-	$(PY) -m bench.eval_pipeline
+	$(PY) -m bench.eval_pipeline $(ARGS)
 
 stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json
 	$(PY) -m bench.stream_follow

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from bench.faces.planting import PHOTO, planted_scenes
-from bench.faces.scoring import PlantedSquares, crop_accuracy, detect_all, fit_framing
+from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, fit_framing, predicted_labels
 from service.app import load_model
 from service.detectors import Detector, detector_store, load_blazeface, load_haar
 from service.framing import NO_FRAMING, Framing, read_card
@@ -74,14 +74,17 @@ def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
     return plain if name == "haar" else [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
 
 
-def evaluate(recognizer: Any, detectors: dict[str, Detector], scenes: list) -> list[dict[str, Any]]:
+def evaluate(recognizer: Any, detectors: dict[str, Detector], found: dict[str, Detections], scenes: list) -> list[dict]:
+    """One row per detector and crop variant; ``found`` holds each detector's detections on ``scenes``."""
     rows = []
+    on_originals = predicted_labels(recognizer, [case.face for case in scenes])
     for name, detector in detectors.items():
-        detections = detect_all(detector, scenes)
+        detections = found[name]
         for variant, framing, align in variants(name, detector.framing):
             row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
             row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
-            row |= {"cpu_ms": detections.cpu_ms, **crop_accuracy(recognizer, scenes, detections, framing, align)}
+            row |= {"cpu_ms": detections.cpu_ms}
+            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals)
             rows.append(row)
     return rows
 
@@ -119,26 +122,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/processed/fer2013.npz"))
     parser.add_argument("--faces", type=int, default=0, help="faces from each of PublicTest and PrivateTest (0: all)")
-    parser.add_argument("--model", help="NAME/VERSION to classify with instead of the default (results get its name)")
+    parser.add_argument("--models", help="NAME/VERSION,... instead of the served default (files get their names)")
     parser.add_argument("--fit", action="store_true", help="first fit the framing on Training faces")
     parser.add_argument("--fit-faces", type=int, default=1500)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # CPU per scene on one thread, as the service's worker threads run it
-    name, version = args.model.split("/") if args.model else (Settings().model_name, Settings().model_version)
-    settings = Settings(blazeface_threads=1, model_name=name, model_version=version)
+    settings = Settings(blazeface_threads=1)
     data = np.load(args.data)
-    recognizer = load_model(settings).recognizer()
     detectors = load_detectors(settings)
     if args.fit:
         fit_and_store(detectors, scenes_of(data, "Training", args.fit_faces), detector_store(settings))
         detectors = load_detectors(settings)
     scenes = scenes_of(data, "PublicTest", args.faces) + scenes_of(data, "PrivateTest", args.faces)
-    rows = evaluate(recognizer, {PlantedSquares.name: PlantedSquares(scenes), **detectors}, scenes)
-    report = {"rows": rows, "real_photos": real_photos(detectors), "table": table(rows)}
+    detectors = {PlantedSquares.name: PlantedSquares(scenes), **detectors}
+    found = {name: detect_all(detector, scenes) for name, detector in detectors.items()}  # once for all models
+    photos = real_photos({name: d for name, d in detectors.items() if name != PlantedSquares.name})
     RESULTS.mkdir(exist_ok=True)
-    suffix = f"-{args.model.replace('/', '-')}" if args.model else ""
-    (RESULTS / f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(report["table"], "\n", json.dumps(report["real_photos"]))
+    for model in args.models.split(",") if args.models else [""]:
+        chosen = dict(zip(("model_name", "model_version"), model.split("/"), strict=True)) if model else {}
+        recognizer = load_model(settings.model_copy(update=chosen)).recognizer()
+        rows = evaluate(recognizer, detectors, found, scenes)
+        served = f"{recognizer.model.name}/{recognizer.model.version}"
+        report = {"model": served, "rows": rows, "real_photos": photos, "table": table(rows)}
+        suffix = f"-{model.replace('/', '-')}" if model else ""
+        (RESULTS / f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(report["model"], "\n", report["table"], "\n", json.dumps(photos), flush=True)
 
 
 if __name__ == "__main__":

@@ -95,16 +95,23 @@ def predicted_labels(recognizer: EmotionRecognizer, crops: Sequence[np.ndarray])
 
 
 def crop_accuracy(
-    recognizer: EmotionRecognizer, scenes: Sequence[Planted], detections: Detections, framing: Framing, align: bool
+    recognizer: EmotionRecognizer,
+    scenes: Sequence[Planted],
+    detections: Detections,
+    framing: Framing,
+    align: bool,
+    on_originals: np.ndarray,
 ) -> dict[str, float]:
-    """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement."""
+    """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement.
+
+    ``on_originals`` is the label predicted for every scene's original crop (computed once per model).
+    """
     found = detections.found
     boxes = [detections.matched[index] for index in found]
     crops = [crop_face(scenes[i].scene, box, framing, align) for i, box in zip(found, boxes, strict=True) if box]
     on_crops = predicted_labels(recognizer, crops)
-    on_originals = predicted_labels(recognizer, [scenes[index].face for index in found])
     labels = np.array([scenes[index].label for index in found])
-    return paired_accuracy(on_crops, on_originals, labels)
+    return paired_accuracy(on_crops, on_originals[found], labels)
 
 
 def paired_accuracy(on_crops: np.ndarray, on_originals: np.ndarray, labels: np.ndarray) -> dict[str, float]:
