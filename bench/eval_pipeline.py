@@ -47,6 +47,12 @@ def scenes_of(data: Any, split: str, count: int) -> list:
     return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])
 
 
+def splits_of(scenes: list) -> dict[str, range]:
+    """main() plants PublicTest's faces first, then as many of PrivateTest's."""
+    half = len(scenes) // 2
+    return {"PublicTest": range(half), "PrivateTest": range(half, len(scenes))}
+
+
 def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> dict[str, Framing]:
     """Fit each detector's framing on Training scenes and write it into its card."""
     fitted = {}
@@ -84,7 +90,7 @@ def evaluate(recognizer: Any, detectors: dict[str, Detector], found: dict[str, D
             row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
             row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
             row |= {"cpu_ms": detections.cpu_ms}
-            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals)
+            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits_of(scenes))
             rows.append(row)
     return rows
 

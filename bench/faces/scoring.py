@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -101,17 +102,24 @@ def crop_accuracy(
     framing: Framing,
     align: bool,
     on_originals: np.ndarray,
-) -> dict[str, float]:
+    splits: dict[str, range] | None = None,
+) -> dict[str, Any]:
     """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement.
 
-    ``on_originals`` is the label predicted for every scene's original crop (computed once per model).
+    ``on_originals`` is the label predicted for every scene's original crop (computed once per model);
+    ``splits`` names ranges of scenes (PublicTest, PrivateTest) also scored on their own, so that a
+    choice can be made on PublicTest alone.
     """
-    found = detections.found
+    found = np.array(detections.found, dtype=np.int64)
     boxes = [detections.matched[index] for index in found]
     crops = [crop_face(scenes[i].scene, box, framing, align) for i, box in zip(found, boxes, strict=True) if box]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
-    return paired_accuracy(on_crops, on_originals[found], labels)
+    scores: dict[str, Any] = paired_accuracy(on_crops, on_originals[found], labels)
+    for split, indices in (splits or {}).items():
+        inside = np.isin(found, np.asarray(indices))
+        scores[split] = paired_accuracy(on_crops[inside], on_originals[found][inside], labels[inside])
+    return scores
 
 
 def paired_accuracy(on_crops: np.ndarray, on_originals: np.ndarray, labels: np.ndarray) -> dict[str, float]:
