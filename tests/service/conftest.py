@@ -44,7 +44,7 @@ def _isolate_from_fer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The newest committed version of fer_cnn (the real model, 1.1.0 now)."""
+    """The newest committed version of fer_cnn (the real model, 1.2.0 now)."""
     return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
 
 

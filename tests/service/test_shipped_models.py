@@ -16,7 +16,10 @@ from training.evaluate import OnnxClassifier
 
 REPO = Path(__file__).resolve().parents[2]
 STORE, FIXTURES = REPO / "model_store", REPO / "tests" / "fixtures"
-SHIPPED = [("fer_cnn", "1.1.0"), ("fer_cnn", "1.1.0-int8"), ("fer_lite", "1.0.0"), ("fer_lite", "1.0.0-int8")]
+SHIPPED = [
+    *[("fer_cnn", version) for version in ("1.1.0", "1.1.0-int8", "1.2.0", "1.2.0-int8")],
+    *[("fer_lite", version) for version in ("1.0.0", "1.0.0-int8")],
+]
 
 
 @pytest.mark.parametrize(("name", "version"), SHIPPED)
@@ -45,3 +48,13 @@ def test_int8_light_model_agrees_with_its_float_source() -> None:
     int8_probs = OnnxClassifier(STORE / "fer_lite" / "1.0.0-int8").predict_proba(faces)
     assert np.mean(float_probs.argmax(1) == int8_probs.argmax(1)) >= 0.95  # measured 0.986
     assert np.abs(float_probs - int8_probs).max() < 0.1  # measured 0.039
+
+
+def test_default_model_card_traces_its_fine_tuning_back_to_the_shipped_1_1_0() -> None:
+    card = load_model_card(STORE / "fer_cnn" / "1.2.0").metadata
+    recovered = card["training"]["initialised_from"]["recovered_from"]
+    assert recovered["sha256"] == load_model_card(STORE / "fer_cnn" / "1.1.0").metadata["onnx"]["sha256"]
+    assert recovered["parity_max_abs"] < 1e-4
+    config = card["training"]["config"]
+    assert (config["zoom"], config["rotation_deg"], config["epochs"]) == (0.25, 15.0, 10)  # framing like a detector's
+    assert card["metrics"]["PrivateTest"]["accuracy"] > 0.68  # measured 0.6874
