@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
-from bench.faces.scoring import PlantedSquares, detect_all, fit_framing, paired_accuracy
+from bench.faces.scoring import PlantedSquares, binned, detect_all, fit_framing, paired_accuracy
 from service.cropping import crop_face
 from service.detection import Box, Landmark
 from service.framing import Framing
@@ -99,3 +99,14 @@ def test_paired_accuracy_gives_the_gap_and_its_standard_error() -> None:
     assert scores["gap"] == pytest.approx(-12.5) and scores["agreement"] == pytest.approx(62.5)
     difference = np.array([-1, -1, 0, 0, 0, 0, 0, 1], float)
     assert scores["gap_se"] == pytest.approx(100 * difference.std(ddof=1) / math.sqrt(8))
+
+
+def test_binned_scores_each_range_of_faces_on_its_own() -> None:
+    labels = np.zeros(6, int)
+    on_originals = np.zeros(6, int)
+    on_crops = np.array([1, 1, 0, 0, 0, 0])  # the two smallest faces lost on the crops
+    sides = np.array([70.0, 90.0, 110.0, 120.0, 150.0, 199.0])
+    scores = binned(on_crops, on_originals, labels, sides, (64, 100, 140, 200))
+    assert [scores[key]["faces"] for key in ("64-100", "100-140", "140-200")] == [2, 2, 2]
+    assert scores["64-100"]["gap"] == pytest.approx(-100.0) and scores["100-140"]["gap"] == pytest.approx(0.0)
+    assert scores["140-200"]["accuracy_crops"] == pytest.approx(100.0)
