@@ -47,12 +47,6 @@ def scenes_of(data: Any, split: str, count: int) -> list:
     return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])
 
 
-def splits_of(scenes: list) -> dict[str, range]:
-    """main() plants PublicTest's faces first, then as many of PrivateTest's."""
-    half = len(scenes) // 2
-    return {"PublicTest": range(half), "PrivateTest": range(half, len(scenes))}
-
-
 def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> dict[str, Framing]:
     """Fit each detector's framing on Training scenes and write it into its card."""
     fitted = {}
@@ -80,8 +74,15 @@ def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
     return plain if name == "haar" else [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
 
 
-def evaluate(recognizer: Any, detectors: dict[str, Detector], found: dict[str, Detections], scenes: list) -> list[dict]:
-    """One row per detector and crop variant; ``found`` holds each detector's detections on ``scenes``."""
+def evaluate(
+    recognizer: Any,
+    detectors: dict[str, Detector],
+    found: dict[str, Detections],
+    scenes: list,
+    splits: dict[str, range],
+) -> list[dict]:
+    """One row per detector and crop variant; ``found`` holds each detector's detections on ``scenes``,
+    ``splits`` the range of scenes of each FER-2013 split."""
     rows = []
     on_originals = predicted_labels(recognizer, [case.face for case in scenes])
     for name, detector in detectors.items():
@@ -90,7 +91,7 @@ def evaluate(recognizer: Any, detectors: dict[str, Detector], found: dict[str, D
             row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
             row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
             row |= {"cpu_ms": detections.cpu_ms}
-            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits_of(scenes))
+            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits)
             rows.append(row)
     return rows
 
@@ -139,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.fit:
         fit_and_store(detectors, scenes_of(data, "Training", args.fit_faces), detector_store(settings))
         detectors = load_detectors(settings)
-    scenes = scenes_of(data, "PublicTest", args.faces) + scenes_of(data, "PrivateTest", args.faces)
+    public, private = scenes_of(data, "PublicTest", args.faces), scenes_of(data, "PrivateTest", args.faces)
+    scenes = public + private
+    splits = {"PublicTest": range(len(public)), "PrivateTest": range(len(public), len(scenes))}
     detectors = {PlantedSquares.name: PlantedSquares(scenes), **detectors}
     found = {name: detect_all(detector, scenes) for name, detector in detectors.items()}  # once for all models
     photos = real_photos({name: d for name, d in detectors.items() if name != PlantedSquares.name})
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     for model in args.models.split(",") if args.models else [""]:
         chosen = dict(zip(("model_name", "model_version"), model.split("/"), strict=True)) if model else {}
         recognizer = load_model(settings.model_copy(update=chosen)).recognizer()
-        rows = evaluate(recognizer, detectors, found, scenes)
+        rows = evaluate(recognizer, detectors, found, scenes, splits)
         served = f"{recognizer.model.name}/{recognizer.model.version}"
         report = {"model": served, "rows": rows, "real_photos": photos, "table": table(rows)}
         suffix = f"-{model.replace('/', '-')}" if model else ""

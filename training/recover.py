@@ -107,9 +107,9 @@ def recover(model_dir: Path, out: Path, data: str, bn_images: int = 8192) -> dic
     biases = load_folded(classifier, onnx_weights(model_dir / card["onnx"]["file"]))
     splits, meta = load_prepared(data)
     pre = PreprocessConfig.from_dict(meta["preprocessing"])
-    training_faces = to_model_input(splits["Training"][0], pre)
+    training_faces = splits["Training"][0]
     picks = np.random.default_rng(0).permutation(len(training_faces))[:bn_images]
-    unfold_batchnorms(classifier, biases, training_faces[picks])
+    unfold_batchnorms(classifier, biases, to_model_input(training_faces[picks], pre))  # only the faces used
     graph = with_flip_tta(classifier) if card["export"].get("tta") == "flip" else classifier
     checked = to_model_input(splits["PublicTest"][0][:512], pre)
     parity = check_parity(graph, model_dir / card["onnx"]["file"], checked, 1e-4)

@@ -115,15 +115,16 @@ def crop_accuracy(
     crops = [crop_face(scenes[i].scene, box, framing, align) for i, box in zip(found, boxes, strict=True) if box]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
-    scores: dict[str, Any] = paired_accuracy(on_crops, on_originals[found], labels)
+    originals = on_originals[found]
+    scores: dict[str, Any] = paired_accuracy(on_crops, originals, labels)
     for split, indices in (splits or {}).items():
         inside = np.isin(found, np.asarray(indices))
-        scores[split] = paired_accuracy(on_crops[inside], on_originals[found][inside], labels[inside])
+        scores[split] = paired_accuracy(on_crops[inside], originals[inside], labels[inside])
     # Where the gap comes from: small faces leave a detector few pixels, tilted ones are hard to level.
     sides = np.array([scenes[index].side for index in found], float)
     angles = np.array([abs(scenes[index].angle) for index in found], float)
-    scores["by_face_side_px"] = binned(on_crops, on_originals[found], labels, sides, SIDE_BINS)
-    scores["by_abs_angle_deg"] = binned(on_crops, on_originals[found], labels, angles, ANGLE_BINS)
+    scores["by_face_side_px"] = binned(on_crops, originals, labels, sides, SIDE_BINS)
+    scores["by_abs_angle_deg"] = binned(on_crops, originals, labels, angles, ANGLE_BINS)
     return scores
 
 
