@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -87,6 +87,18 @@ finetune-framing: recover ## stage 3 (1.2.0): 10 epochs from 1.1.0 with zoom 25 
 	$(PY) -m training.train --name fer_cnn_v1_ft2 --init_weights runs/fer_cnn_1.1.0/last.weights.h5 --epochs 10 \
 		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--histograms false --seed 5 $(ARGS)
+
+# fer_cnn 1.3.0: 1.2.0 fine-tuned on Training plus the service's detector crops of planted Training faces (issue 13).
+data/processed/detector_crops.npz: data/processed/fer2013.npz
+	$(PY) -m training.detector_crops --faces 12000 --out $@
+
+detector-crops: prepare data/processed/detector_crops.npz ## Haar and BlazeFace crops of 12,000 planted Training faces
+
+finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 3 epochs from 1.2.0 on Training + detector crops
+	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
+	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 3 \
+		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
+		--extra_train data/processed/detector_crops.npz --histograms false --seed 7 $(ARGS)
 
 # Issue 10: a second, deeper teacher network for the ensemble (resumable: re-run after an interruption).
 teacher-vgg3: prepare ## 40 epochs of 4 blocks of 3 convs (the ensemble's second member)

@@ -51,6 +51,7 @@ class TrainConfig:
     # Runtime.
     mixed_precision: bool = True  # bfloat16 compute (AMX/AVX-512); softmax stays float32
     init_weights: str = ""  # start from this .weights.h5 (same architecture) instead of random init: fine-tuning
+    extra_train: str = ""  # .npz of extra Training images (x, y), e.g. detector crops (training.detector_crops)
     limit_train: int = 0  # use only the first N training images (0 = all), for quick checks
     limit_val: int = 0  # likewise for PublicTest
     histograms: bool = True  # weight and gradient histograms in TensorBoard
