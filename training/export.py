@@ -128,6 +128,12 @@ def run_record(run_dir: Path) -> dict:
     record = {"run": str(run_dir), "config": config, "timing": timing}
     if config.get("init_weights"):
         record["initialised_from"] = run_record(Path(config["init_weights"]).parent)
+    extra = Path(config.get("extra_train") or "")
+    if extra.is_file():  # extra training images (training.detector_crops): what they are, and which file
+        with np.load(extra) as arrays:
+            described = json.loads(str(arrays["meta"])) if "meta" in arrays.files else {}
+            described["images"] = len(arrays["y"])
+        record["extra_train"] = described | {"sha256": sha256_of(extra)}
     recovered = run_dir / "recovered.json"  # a run rebuilt from an exported model (training.recover)
     if recovered.is_file():
         record["recovered_from"] = json.loads(recovered.read_text())

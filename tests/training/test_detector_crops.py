@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from service.model_store import sha256_of
 from training.config import TrainConfig
 from training.detector_crops import detector_crops, load_detector
+from training.export import run_record
 from training.prepare import load_prepared
 from training.train import load_arrays
 
@@ -63,3 +66,13 @@ def test_load_arrays_refuses_extra_images_with_a_teacher(prepared_sample: Path, 
     np.savez(extra, x=crops["x"], y=crops["y"])
     with pytest.raises(ValueError, match="without --teacher"):
         load_arrays(TrainConfig(data=str(prepared_sample), extra_train=str(extra), teacher="teacher.npz"))
+
+
+def test_run_record_describes_the_extra_training_images(crops: dict, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.npz"
+    np.savez(extra, x=crops["x"], y=crops["y"], meta=json.dumps({"planted_faces": 7, "seed": 21}))
+    run = tmp_path / "run"
+    TrainConfig(name="run", runs_dir=str(tmp_path), extra_train=str(extra)).save(run / "config.json")
+    described = run_record(run)["extra_train"]
+    assert described["planted_faces"] == 7 and described["images"] == len(crops["y"])
+    assert described["sha256"] == sha256_of(extra)
