@@ -94,11 +94,11 @@ data/processed/detector_crops.npz: data/processed/fer2013.npz
 
 detector-crops: prepare data/processed/detector_crops.npz ## Haar and BlazeFace crops of 12,000 planted Training faces
 
-finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 3 epochs from 1.2.0 on Training + detector crops
+finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 1 epoch from 1.2.0 on Training + detector crops
 	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
-	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 3 \
+	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 1 \
 		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
-		--extra_train data/processed/detector_crops.npz --histograms false --seed 7 $(ARGS)
+		--extra_train data/processed/detector_crops.npz --mixed_precision false --histograms false --seed 7 $(ARGS)
 
 # Issue 10: a second, deeper teacher network for the ensemble (resumable: re-run after an interruption).
 teacher-vgg3: prepare ## 40 epochs of 4 blocks of 3 convs (the ensemble's second member)
