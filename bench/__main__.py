@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from bench.common import BENCH_JSON, MODEL_STORE, QUANTIZE_JSON, REPO_ROOT, machine_info, read_json, update_json
 from bench.compare import compare, float_source
@@ -24,10 +25,15 @@ from service.settings import Settings
 PARTS = ("compare", "model", "pipeline", "service")
 
 
+def quantization_of(float_dir: Path) -> dict[str, Any]:
+    """bench.quantize's entry for this float model (``<name>-<version>``), or {} if it was never quantized."""
+    return read_json(QUANTIZE_JSON).get(f"{float_dir.parent.name}-{float_dir.name}", {})
+
+
 def int8_model(float_dir: Path) -> Path | None:
     """The int8 file made from this float model by bench.quantize (shipped or not), if any."""
-    quantized = read_json(QUANTIZE_JSON).get(float_dir.parent.name, {})
-    if quantized.get("float_version") != float_dir.name:
+    quantized = quantization_of(float_dir)
+    if not quantized:
         return None
     shipped = quantized.get("model_dir")
     path = REPO_ROOT / (f"{shipped}/model.onnx" if shipped else quantized["int8_file"])
@@ -42,8 +48,8 @@ def served_float_model() -> Path:
 
 def run_model(float_dir: Path, min_seconds: float) -> None:
     result = bench_models(float_dir / "model.onnx", int8_model(float_dir), min_seconds)
-    quantized = read_json(QUANTIZE_JSON).get(float_dir.parent.name, {})
-    if quantized.get("float_version") == float_dir.name:
+    quantized = quantization_of(float_dir)
+    if quantized:
         result["quantization"] = {k: v for k, v in quantized.items() if k != "int8_metrics"}
     update_json(BENCH_JSON, "model", result)
 

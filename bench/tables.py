@@ -105,8 +105,9 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
         else "not shipped"
     )
     return (
-        f"\n\nINT8 (static QDQ, per-channel int8 weights, int8 activations calibrated on 300 Training faces, "
-        f"`python -m bench.quantize`): PublicTest accuracy {public['float']:.2f} % float vs {public['int8']:.2f} % "
+        f"\n\nINT8 (static QDQ, per-channel int8 weights in a 7-bit range, int8 activations calibrated on 300 "
+        f"Training faces, `python -m bench.quantize`, see [Model](#model)): "
+        f"PublicTest accuracy {public['float']:.2f} % float vs {public['int8']:.2f} % "
         f"int8, a drop of {q['publictest_drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}; "
         f"PrivateTest {private['float']:.2f} % vs {private['int8']:.2f} %."
     )
