@@ -13,7 +13,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH_JSON, MODEL_STORE, QUANTIZE_JSON, REPO_ROOT, machine_info, read_json, update_json
+from bench.common import (
+    BENCH_JSON,
+    MODEL_STORE,
+    QUANTIZE_JSON,
+    REPO_ROOT,
+    machine_info,
+    quantize_key,
+    read_json,
+    update_json,
+)
 from bench.compare import compare, float_source
 from bench.model import bench_models
 from bench.pipeline import stage_times
@@ -26,8 +35,8 @@ PARTS = ("compare", "model", "pipeline", "service")
 
 
 def quantization_of(float_dir: Path) -> dict[str, Any]:
-    """bench.quantize's entry for this float model (``<name>-<version>``), or {} if it was never quantized."""
-    return read_json(QUANTIZE_JSON).get(f"{float_dir.parent.name}-{float_dir.name}", {})
+    """bench.quantize's entry for this float model, or {} if it was never quantized."""
+    return read_json(QUANTIZE_JSON).get(quantize_key(float_dir), {})
 
 
 def int8_model(float_dir: Path) -> Path | None:
