@@ -30,6 +30,7 @@ from service.inference import CropPolicy, EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware
 from service.model_store import ModelCard, create_session, open_model
+from service.refining import CropRefiner
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
@@ -53,9 +54,10 @@ class LoadedModel:
     detector: Detector  # the deployment's default (FER_DETECTOR)
     detectors: dict[str, Detector]  # every detector, by name, for requests naming one
     crops: CropPolicy
+    refiner: CropRefiner | None = None  # FER_REFINE_PASSES=0: none
 
     def recognizer(self) -> EmotionRecognizer:
-        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops)
+        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops, self.refiner)
 
 
 def load_model(settings: Settings) -> LoadedModel:
@@ -64,7 +66,15 @@ def load_model(settings: Settings) -> LoadedModel:
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
     detectors = load_detectors(settings)
     crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
-    return LoadedModel(card, session, detectors[settings.detector], detectors, crops)
+    return LoadedModel(card, session, detectors[settings.detector], detectors, crops, load_refiner(settings))
+
+
+def load_refiner(settings: Settings) -> CropRefiner | None:
+    """The crop refiner of ``FER_REFINER_VERSION`` when ``FER_REFINE_PASSES`` asks for one (raises ModelLoadError)."""
+    if settings.refine_passes == 0:
+        return None
+    folder = settings.model_store / "face_refiner" / settings.refiner_version
+    return CropRefiner(folder, settings.refine_passes, settings.refiner_threads)
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.batching import MicroBatcher, Upcoming
-from service.cropping import crop_face
+from service.cropping import crop_face, frame_of, warp_crop
 from service.detection import Box
 from service.detectors import Detector, DetectorUnavailableError
 from service.following import FaceFollower
@@ -25,6 +25,7 @@ from service.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
 from service.preprocessing import preprocess_face, to_grayscale, to_model_input
+from service.refining import CropRefiner
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,14 @@ class EmotionRecognizer:
         detector: Detector,
         alternatives: Mapping[str, Detector] | None = None,
         crops: CropPolicy | None = None,
+        refiner: CropRefiner | None = None,
     ) -> None:
         self.model = model
         self.labels = model.labels
         self.detector = detector
         self.detectors: dict[str, Detector] = {**(alternatives or {}), detector.name: detector}
         self.crops = crops or CropPolicy()
+        self.refiner = refiner  # None: crops as framed and aligned (FER_REFINE_PASSES=0)
         self._session = session
 
     def detector_for(self, options: DetectOptions | None) -> Detector:
@@ -147,9 +150,12 @@ class EmotionRecognizer:
         return boxes, self._preprocess(image, boxes, detector)
 
     def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
-        """Crop every box (framed, aligned) and apply the shared preprocessing -> float32 (N, size, size, 1)."""
+        """Crop every box (framed, aligned, refined), apply the shared preprocessing -> float32 (N, size, size, 1)."""
         framing = detector.framing if self.crops.frame else NO_FRAMING
-        return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
+        if self.refiner is None or not boxes:
+            return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
+        frames = self.refiner.refine(image, [frame_of(box, framing, self.crops.align) for box in boxes])
+        return self._crops_to_input([warp_crop(image, frame) for frame in frames])
 
     def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:
         cfg = self.model.preprocessing

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         default=True, description="rotate faces so the eyes are level (detectors with eye landmarks)"
     )
     frame_crops: bool = Field(default=True, description="reframe each box like a FER-2013 face (measured per detector)")
+    # Each pass costs one small CNN run per face (README, "Face detectors": when it pays).
+    refine_passes: int = Field(
+        default=0, ge=0, le=3, description="crop refiner passes: turn and shift crops to FER-2013's pose (0: off)"
+    )
+    refiner_version: str = Field(default="1.0.0", description="folder of <model_store>/face_refiner/ to load")
+    refiner_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one refiner run")
 
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from bench.faces.planting import Planted
-from service.cropping import crop_face, eye_angle
+from service.cropping import crop_face, eye_angle, frame_of, warp_crop
 from service.detection import Box, Landmark
 from service.detectors import Detector
 from service.framing import Framing
 from service.inference import EmotionRecognizer
+from service.refining import CropRefiner
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,16 @@ def crop_accuracy(
     align: bool,
     on_originals: np.ndarray,
     splits: dict[str, range] | None = None,
+    refiner: CropRefiner | None = None,
 ) -> dict[str, Any]:
     """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement.
 
     ``on_originals`` is the label predicted for every scene's original crop (computed once per model);
     ``splits`` names ranges of scenes (PublicTest, PrivateTest) also scored on their own, so that a
-    choice can be made on PublicTest alone.
+    choice can be made on PublicTest alone. With ``refiner`` each crop is refined before it is classified.
     """
     found = np.array(detections.found, dtype=np.int64)
-    boxes = [detections.matched[index] for index in found]
-    crops = [crop_face(scenes[i].scene, box, framing, align) for i, box in zip(found, boxes, strict=True) if box]
+    crops = [detector_crop(scenes[i].scene, detections.matched[i], framing, align, refiner) for i in found]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
     originals = on_originals[found]
@@ -126,6 +127,16 @@ def crop_accuracy(
     scores["by_face_side_px"] = binned(on_crops, originals, labels, sides, SIDE_BINS)
     scores["by_abs_angle_deg"] = binned(on_crops, originals, labels, angles, ANGLE_BINS)
     return scores
+
+
+def detector_crop(
+    scene: np.ndarray, box: Box | None, framing: Framing, align: bool, refiner: CropRefiner | None
+) -> np.ndarray:
+    """The crop the service would classify for ``box``: framed, aligned and, with ``refiner``, refined."""
+    assert box is not None
+    if refiner is None:
+        return crop_face(scene, box, framing, align)
+    return warp_crop(scene, refiner.refine(scene, [frame_of(box, framing, align)])[0])
 
 
 SIDE_BINS = (64, 100, 140, 200)  # planted face sides, px

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.eval_pipeline import variants
 from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
 from bench.faces.scoring import PlantedSquares, binned, detect_all, fit_framing, paired_accuracy
 from service.cropping import crop_face
@@ -110,3 +111,11 @@ def test_binned_scores_each_range_of_faces_on_its_own() -> None:
     assert [scores[key]["faces"] for key in ("64-100", "100-140", "140-200")] == [2, 2, 2]
     assert scores["64-100"]["gap"] == pytest.approx(-100.0) and scores["100-140"]["gap"] == pytest.approx(0.0)
     assert scores["140-200"]["accuracy_crops"] == pytest.approx(100.0)
+
+
+def test_variants_add_refined_rows_only_with_a_refiner() -> None:
+    framing = Framing(1.2, 1.2, 0.0, -0.1)
+    assert [row[0] for row in variants("haar", framing, False)] == ["box as found", "framed"]
+    refined = variants("blazeface_short", framing, True)
+    assert refined[-1] == ("aligned + framed + refined", framing, True, True)
+    assert [row[3] for row in refined].count(True) == 1

@@ -147,3 +147,9 @@ def test_settings_detector_settings_are_documented_with_their_defaults() -> None
         )
         assert documented.get(f"FER_{name.upper()}") == shown, name
     assert Settings().detector == "haar"  # Haar stays the default detector
+
+
+@pytest.mark.parametrize("passes", [-1, 4])
+def test_settings_reject_refine_passes_out_of_range(passes: int) -> None:
+    with pytest.raises(ValidationError):
+        Settings(refine_passes=passes)

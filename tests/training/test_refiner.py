@@ -1,0 +1,55 @@
+"""The crop refiner's training data, targets, model and export (training.refiner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.cropping import CropFrame, warp_crop
+from service.refining import CropRefiner
+from training.refiner import RefinerConfig, correction_to_upright, disc_mask, main, perturbed_crops
+
+
+@pytest.mark.parametrize("angle", [-28.0, -5.0, 0.0, 17.0])
+def test_correction_to_upright_puts_a_frame_on_the_face(angle: float) -> None:
+    frame = CropFrame(110.0, 95.0, 80.0, 84.0, angle)
+    turn, u, v = correction_to_upright(frame, 100.0, 100.0)
+    upright = frame.corrected(turn, u, v)
+    assert (upright.angle, upright.centre_x, upright.centre_y) == pytest.approx((0.0, 100.0, 100.0), abs=1e-9)
+    assert (upright.width, upright.height) == (80.0, 84.0)  # the refiner moves and turns, it does not resize
+
+
+def test_corrected_crop_is_the_upright_crop() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (200, 200), dtype=np.uint8)
+    exact = warp_crop(image, CropFrame(100.0, 100.0, 60.0, 60.0))
+    off = CropFrame(108.0, 93.0, 60.0, 60.0, 21.0)
+    back = warp_crop(image, off.corrected(*correction_to_upright(off, 100.0, 100.0)))
+    np.testing.assert_allclose(back.astype(float), exact.astype(float), atol=1.0)
+
+
+def test_perturbed_crops_targets_undo_the_perturbation() -> None:
+    face = np.zeros((48, 48), np.uint8)
+    face[10:20, 8:40] = 255  # a bright bar across the upper face
+    crops, targets = perturbed_crops(face[None], RefinerConfig(views_per_face=32), np.random.default_rng(0))
+    assert crops.shape == (32, 48, 48) and crops.dtype == np.uint8
+    assert np.abs(targets[:, 0]).max() <= 30.0 and np.abs(targets[:, 1:]).max() < 0.4
+    assert np.std(targets[:, 0]) > 8.0  # the turns are spread, not all near 0
+
+
+def test_disc_mask_hides_the_corners() -> None:
+    mask = disc_mask(48, 0.38)[..., 0]
+    assert mask[24, 24] == 1.0 and mask[0, 0] == 0.0 and mask[24, 2] == 0.0
+    assert 0.4 < mask.mean() < 0.5  # pi * 0.38^2 = 0.45 of the square
+
+
+def test_refiner_trains_exports_and_loads(prepared_sample: Path, tmp_path: Path) -> None:
+    main(["--data", str(prepared_sample), "--store", str(tmp_path), "--epochs", "1", "--version", "0.0.1"])
+    card = json.loads((tmp_path / "face_refiner" / "0.0.1" / "model.json").read_text())
+    assert card["onnx"]["parity_max_abs"] < 1e-3 and card["output"]["output_scale"] == [30.0, 0.1, 0.1]
+    assert card["metrics"]["PublicTest_perturbed"]["turn_abs_deg_uncorrected_median"] > 5.0
+    refiner = CropRefiner(tmp_path / "face_refiner" / "0.0.1", passes=2)
+    frames = refiner.refine(np.full((120, 120), 128, np.uint8), [CropFrame(60.0, 60.0, 50.0, 50.0, 5.0)])
+    assert len(frames) == 1 and frames[0].width == 50.0  # refined frames keep their size
