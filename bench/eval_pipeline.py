@@ -73,10 +73,12 @@ def variants(name: str, framing: Framing, refine: bool) -> list[tuple[str, Frami
     if name == PlantedSquares.name:
         return [("exact, upright", NO_FRAMING, True, False)]
     plain = [("box as found", NO_FRAMING, False, False), ("framed", framing, False, False)]
+    refined = [("framed + refined", framing, False, True)] if refine else []
     if name == "haar":
-        return [*plain, ("framed + refined", framing, False, True)] if refine else plain
+        return [*plain, *refined]
     landmarks = [("aligned", NO_FRAMING, True, False), ("aligned + framed", framing, True, False)]
-    return [*plain, *landmarks, *([("aligned + framed + refined", framing, True, True)] if refine else [])]
+    refined += [("aligned + framed + refined", framing, True, True)] if refine else []
+    return [*plain, *landmarks, *refined]
 
 
 def evaluate(
