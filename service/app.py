@@ -70,10 +70,17 @@ def load_model(settings: Settings) -> LoadedModel:
 
 
 def load_refiner(settings: Settings) -> CropRefiner | None:
-    """The crop refiner of ``FER_REFINER_VERSION`` when ``FER_REFINE_PASSES`` asks for one (raises ModelLoadError)."""
+    """The crop refiner of ``FER_REFINER_VERSION`` when ``FER_REFINE_PASSES`` asks for one.
+
+    A ``model_store`` mounted without ``face_refiner/`` (an older deployment's) serves crops
+    unrefined, with a warning, as one without BlazeFace serves Haar only; a broken card fails startup.
+    """
     if settings.refine_passes == 0:
         return None
     folder = settings.model_store / "face_refiner" / settings.refiner_version
+    if not folder.is_dir():
+        logger.warning("no crop refiner in %s: crops are not refined", folder)
+        return None
     return CropRefiner(folder, settings.refine_passes, settings.refiner_threads)
 
 

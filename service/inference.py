@@ -60,7 +60,7 @@ class DetectOptions:
 class CropPolicy:
     """How detector boxes become crops (``FER_ALIGN_FACES``, ``FER_FRAME_CROPS``)."""
 
-    align: bool = True  # level the eyes, for detectors with eye landmarks
+    align: bool = True  # level the eyes, for detectors with eye landmarks (when no refiner runs)
     frame: bool = True  # apply the detector's measured FER-2013 framing
 
 
@@ -154,7 +154,8 @@ class EmotionRecognizer:
         framing = detector.framing if self.crops.frame else NO_FRAMING
         if self.refiner is None or not boxes:
             return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
-        frames = self.refiner.refine(image, [frame_of(box, framing, self.crops.align) for box in boxes])
+        # The refiner levels the face itself: starting from the eye line instead measured worse (README).
+        frames = self.refiner.refine(image, [frame_of(box, framing, align=False) for box in boxes])
         return self._crops_to_input([warp_crop(image, frame) for frame in frames])
 
     def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:

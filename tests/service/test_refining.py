@@ -17,7 +17,7 @@ from service.model_store import ModelLoadError
 from service.refining import CropRefiner
 
 ROOT = Path(__file__).resolve().parents[2]
-REFINER = ROOT / "model_store" / "face_refiner" / "1.0.0"
+REFINER = ROOT / "model_store" / "face_refiner" / "1.1.0"
 FACES = sorted((ROOT / "tests" / "fixtures" / "fer2013" / "test").rglob("*.jpg"))[:60]
 
 
@@ -79,7 +79,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def test_load_refiner_follows_the_passes_setting(make_settings) -> None:
     assert load_refiner(make_settings(refine_passes=0)) is None
     refiner = load_refiner(make_settings(refine_passes=2))
-    assert refiner is not None and refiner.passes == 2 and refiner.version == "1.0.0"
+    assert refiner is not None and refiner.passes == 2 and refiner.version == "1.1.0"
 
 
 def test_recognizer_with_refiner_classifies_a_more_upright_crop(make_settings) -> None:
@@ -95,3 +95,8 @@ def test_recognizer_with_refiner_classifies_a_more_upright_crop(make_settings) -
         similarity.append([correlation(r.locate(tilted, DetectOptions())[1], upright) for r in (plain, refined)])
     before, after = np.median(np.array(similarity), axis=0)
     assert after > before + 0.05, (before, after)
+
+
+def test_load_refiner_without_its_folder_serves_unrefined(make_settings, tmp_path: Path, caplog) -> None:
+    assert load_refiner(make_settings(model_store=tmp_path, refine_passes=1)) is None
+    assert "no crop refiner" in caplog.text
