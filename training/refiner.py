@@ -26,10 +26,13 @@ from pathlib import Path
 import cv2
 import keras
 import numpy as np
+import onnxruntime as ort
 from keras import layers
 
 from service.cropping import CropFrame, warp_crop
+from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input
+from training.flops import count_macs
 
 # The model's outputs are the correction divided by these: turn in degrees, shift in crop sides.
 TARGET_SCALE = (30.0, 0.1, 0.1)
@@ -150,19 +153,14 @@ def train(cfg: RefinerConfig, limit: int = 0) -> tuple[keras.Model, dict]:
 
 def export(model: keras.Model, out_dir: Path, x_check: np.ndarray) -> dict:
     """Write model.onnx (input 'face', output 'correction') and return its parity with Keras."""
-    import tensorflow as tf
+    import tensorflow as tf  # only the export needs TensorFlow itself
     import tf2onnx
-
-    from service.model_store import sha256_of
-    from training.flops import count_macs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
     spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="face"),)
     model.output_names = ["correction"]
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=str(path))
-    import onnxruntime as ort
-
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     onnx_out = session.run(["correction"], {"face": x_check})[0]
     parity = float(np.abs(onnx_out - model.predict(x_check, verbose=0)).max())
