@@ -14,10 +14,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from service.detection import Box, DetectorLoadError, Landmark
 from service.framing import Framing, card_framing, read_card
+from service.model_store import cpu_session
 
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits before the sigmoid; 80 keeps exp() finite in float32
 # Activations of one run, as an upper bound: 64 float32 channels at the input resolution.
@@ -75,10 +75,7 @@ class BlazeFaceDetector:
         self.nms_iou = nms_iou
         self.tile_grid = tile_grid
         self.min_face = min_face
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(folder / "model.onnx", threads, 1)
         self._input = self._session.get_inputs()[0].name
 
     def working_bytes(self, height: int, width: int) -> int:

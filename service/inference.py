@@ -17,7 +17,6 @@ import numpy as np
 import onnxruntime as ort
 
 from service.batching import MicroBatcher, Upcoming
-from service.cropping import crop_face, frame_of, warp_crop
 from service.detection import Box
 from service.detectors import Detector, DetectorUnavailableError
 from service.following import FaceFollower
@@ -25,7 +24,7 @@ from service.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
 from service.preprocessing import preprocess_face, to_grayscale, to_model_input
-from service.refining import CropRefiner
+from service.refining import CropRefiner, cut_crops
 
 
 @dataclass(frozen=True)
@@ -152,11 +151,9 @@ class EmotionRecognizer:
     def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
         """Crop every box (framed, aligned, refined), apply the shared preprocessing -> float32 (N, size, size, 1)."""
         framing = detector.framing if self.crops.frame else NO_FRAMING
-        if self.refiner is None or not boxes:
-            return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
         # The refiner levels the face itself: starting from the eye line instead measured worse (README).
-        frames = self.refiner.refine(image, [frame_of(box, framing, align=False) for box in boxes])
-        return self._crops_to_input([warp_crop(image, frame) for frame in frames])
+        align = self.crops.align and self.refiner is None
+        return self._crops_to_input(cut_crops(image, boxes, framing, align, self.refiner))
 
     def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:
         cfg = self.model.preprocessing

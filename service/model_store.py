@@ -146,13 +146,18 @@ def _verify_onnx_file(model: ModelCard) -> None:
         )
 
 
-def create_session(model: ModelCard, intra_op_threads: int = 0, inter_op_threads: int = 0) -> ort.InferenceSession:
-    """Open the ONNX file on the CPU and check it has the input and output the card promises."""
+def cpu_session(path: Path, intra_op_threads: int = 0, inter_op_threads: int = 0) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU with the given thread counts (0: ONNX Runtime's choice)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = inter_op_threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def create_session(model: ModelCard, intra_op_threads: int = 0, inter_op_threads: int = 0) -> ort.InferenceSession:
+    """Open the ONNX file on the CPU and check it has the input and output the card promises."""
     try:
-        session = ort.InferenceSession(str(model.onnx_path), options, providers=["CPUExecutionProvider"])
+        session = cpu_session(model.onnx_path, intra_op_threads, inter_op_threads)
     except Exception as exc:  # onnxruntime raises its own exception types for bad graphs
         raise ModelLoadError(f"{model.onnx_path}: ONNX Runtime cannot load it ({exc})") from exc
     inputs = [i.name for i in session.get_inputs()]

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from service.cropping import CropFrame, warp_crop
-from service.model_store import ModelLoadError
+from service.cropping import CropFrame, crop_face, frame_of, warp_crop
+from service.detection import Box
+from service.framing import Framing
+from service.model_store import ModelLoadError, cpu_session
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input
 
 
@@ -34,12 +35,7 @@ class CropRefiner:
         self._pre = PreprocessConfig.from_dict(card["preprocessing"])
         self._scale = np.array(card["output"]["output_scale"], np.float32)
         self._input, self._output = card["input"]["name"], card["output"]["name"]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(folder / card["onnx"]["file"]), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(folder / card["onnx"]["file"], threads, 1)
 
     def corrections(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(turn degrees, u, v crop sides) for each crop (any size, gray or BGR)."""
@@ -55,3 +51,13 @@ class CropRefiner:
             predicted = self.corrections([warp_crop(image, frame) for frame in refined])
             refined = [frame.corrected(*map(float, row)) for frame, row in zip(refined, predicted, strict=True)]
         return refined
+
+
+def cut_crops(
+    image: np.ndarray, boxes: Sequence[Box], framing: Framing, align: bool, refiner: CropRefiner | None
+) -> list[np.ndarray]:
+    """The crop of every box: framed and, when ``align``, levelled by its eyes; then refined, with a refiner."""
+    if refiner is None or not boxes:
+        return [crop_face(image, box, framing, align) for box in boxes]
+    frames = refiner.refine(image, [frame_of(box, framing, align) for box in boxes])
+    return [warp_crop(image, frame) for frame in frames]

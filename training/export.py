@@ -50,13 +50,13 @@ def with_flip_tta(classifier: keras.Model) -> keras.Model:
     return keras.Model(inputs, probs, name="fer_cnn_tta")
 
 
-def to_onnx(model: keras.Model, path: Path, opset: int = 17) -> None:
-    """Convert with tf2onnx, naming the input 'face' and the output 'probs'."""
+def to_onnx(model: keras.Model, path: Path, opset: int = 17, output_name: str = OUTPUT_NAME) -> None:
+    """Convert with tf2onnx, naming the input 'face' and the output ``output_name`` ('probs')."""
     import tensorflow as tf
     import tf2onnx
 
     spec = (tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
-    model.output_names = [OUTPUT_NAME]
+    model.output_names = [output_name]
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, output_path=str(path))
 
 

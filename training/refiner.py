@@ -26,12 +26,12 @@ from pathlib import Path
 import cv2
 import keras
 import numpy as np
-import onnxruntime as ort
 from keras import layers
 
 from service.cropping import CropFrame, warp_crop
 from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input
+from training.export import check_parity, to_onnx
 from training.flops import count_macs
 
 # The model's outputs are the correction divided by these: turn in degrees, shift in crop sides.
@@ -153,19 +153,10 @@ def train(cfg: RefinerConfig, limit: int = 0) -> tuple[keras.Model, dict]:
 
 def export(model: keras.Model, out_dir: Path, x_check: np.ndarray) -> dict:
     """Write model.onnx (input 'face', output 'correction') and return its parity with Keras."""
-    import tensorflow as tf  # only the export needs TensorFlow itself
-    import tf2onnx
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="face"),)
-    model.output_names = ["correction"]
-    tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=str(path))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    onnx_out = session.run(["correction"], {"face": x_check})[0]
-    parity = float(np.abs(onnx_out - model.predict(x_check, verbose=0)).max())
-    if not parity < 1e-3:
-        raise RuntimeError(f"ONNX Runtime and Keras differ by {parity:.2e}")
+    to_onnx(model, path, output_name="correction")
+    parity = check_parity(model, path, x_check, tolerance=1e-3)
     macs = count_macs(path)["total"]
     return {"file": path.name, "sha256": sha256_of(path), "parity_max_abs": parity, "mflop": round(2 * macs / 1e6, 2)}
 

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from bench.faces.planting import Planted
-from service.cropping import crop_face, eye_angle, frame_of, warp_crop
+from service.cropping import eye_angle
 from service.detection import Box, Landmark
 from service.detectors import Detector
 from service.framing import Framing
 from service.inference import EmotionRecognizer
-from service.refining import CropRefiner
+from service.refining import CropRefiner, cut_crops
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def fit_framing(scenes: Sequence[Planted], detections: Detections, align: bool) 
     """The median scale and offset (along the face's axes when aligned) from found boxes to the planted squares."""
     rows = []
     for index in detections.found:
-        box, case = detections.matched[index], scenes[index]
-        assert box is not None
+        box, case = found_box(detections, index), scenes[index]
         radians = math.radians(eye_angle(box) if align else 0.0)
         shift_x = case.centre[0] - (box.x + box.w / 2)
         shift_y = case.centre[1] - (box.y + box.h / 2)
@@ -113,7 +112,7 @@ def crop_accuracy(
     choice can be made on PublicTest alone. With ``refiner`` each crop is refined before it is classified.
     """
     found = np.array(detections.found, dtype=np.int64)
-    crops = [detector_crop(scenes[i].scene, detections.matched[i], framing, align, refiner) for i in found]
+    crops = [cut_crops(scenes[i].scene, [found_box(detections, i)], framing, align, refiner)[0] for i in found]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
     originals = on_originals[found]
@@ -129,14 +128,10 @@ def crop_accuracy(
     return scores
 
 
-def detector_crop(
-    scene: np.ndarray, box: Box | None, framing: Framing, align: bool, refiner: CropRefiner | None
-) -> np.ndarray:
-    """The crop the service would classify for ``box``: framed, aligned and, with ``refiner``, refined."""
-    assert box is not None
-    if refiner is None:
-        return crop_face(scene, box, framing, align)
-    return warp_crop(scene, refiner.refine(scene, [frame_of(box, framing, align)])[0])
+def found_box(detections: Detections, index: int) -> Box:
+    box = detections.matched[index]
+    assert box is not None, "only found faces are cropped"
+    return box
 
 
 SIDE_BINS = (64, 100, 140, 200)  # planted face sides, px
