@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing teacher-vgg3 teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-sgd teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -100,9 +100,17 @@ finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 1 
 		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--extra_train data/processed/detector_crops.npz --mixed_precision false --histograms false --seed 7 $(ARGS)
 
-# Issue 10: a second, deeper teacher network for the ensemble (resumable: re-run after an interruption).
-teacher-vgg3: prepare ## 40 epochs of 4 blocks of 3 convs (the ensemble's second member)
-	$(PY) -m training.train --name teacher_vgg3 --convs_per_block 3 --epochs 40 --bn_momentum 0.9 --seed 7 --histograms false $(ARGS)
+# Issue 10: independent members for the ensemble (resumable: re-run the same target after an interruption).
+member-seed1: prepare ## fer_cnn_seed1's run: the stage-1 recipe from seed 1, with detector-like augmentation
+	$(PY) -m training.train --name fer_cnn_m2 --seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
+
+member-seed1-ft: prepare ## fer_cnn_seed1 1.1.0's run: stage 2 of the seed-1 member (15 epochs from its last weights)
+	$(PY) -m training.train --name fer_cnn_m2_ft --init_weights runs/fer_cnn_m2/last.weights.h5 $(FINETUNE_ARGS) \
+		--seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
+
+member-sgd: prepare ## fer_cnn_sgd's run: the same recipe with SGD (Nesterov momentum) instead of AdamW, seed 2
+	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --optimizer sgd --lr 0.03 --weight_decay 0.005 \
+		--rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
 
 TEACHERS ?= model_store/fer_cnn/1.1.0
 teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation
@@ -114,7 +122,7 @@ STUDENT_ARGS ?= --widths 16,32,64,128 --bn_momentum 0.9 --zoom 0.2 --epochs 80 -
 distill: prepare ## train the light student (fer_lite 1.0.0's recipe) on the cached teacher's soft targets and the labels
 	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
 
-MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_vgg3/1.0.0
+MEMBERS ?= model_store/fer_cnn/1.2.0,model_store/fer_cnn_seed1/1.0.0
 ensemble: prepare ## merge exported models into one ONNX graph that averages them (the large model)
 	$(PY) -m training.ensemble --members $(MEMBERS) --name fer_ensemble --version $(MODEL_VERSION)
 
