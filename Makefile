@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-sgd teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -108,9 +108,12 @@ member-seed1-ft: prepare ## fer_cnn_seed1 1.1.0's run: stage 2 of the seed-1 mem
 	$(PY) -m training.train --name fer_cnn_m2_ft --init_weights runs/fer_cnn_m2/last.weights.h5 $(FINETUNE_ARGS) \
 		--seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
 
-member-sgd: prepare ## fer_cnn_sgd's run: the same recipe with SGD (Nesterov momentum) instead of AdamW, seed 2
-	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --optimizer sgd --lr 0.03 --weight_decay 0.005 \
-		--rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
+member-seed2: prepare ## fer_cnn_seed2's stage 1: 1.1.0's recipe (the config defaults) from seed 2
+	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --histograms false $(ARGS)
+
+member-seed2-ft: prepare ## fer_cnn_seed2's stage 2: 15 epochs from its stage 1's last weights
+	$(PY) -m training.train --name fer_cnn_m3_ft --init_weights runs/fer_cnn_m3/last.weights.h5 $(FINETUNE_ARGS) \
+		--seed 2 --histograms false $(ARGS)
 
 TEACHERS ?= model_store/fer_cnn/1.1.0
 teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation
