@@ -125,7 +125,7 @@ STUDENT_ARGS ?= --widths 16,32,64,128 --bn_momentum 0.9 --zoom 0.2 --epochs 80 -
 distill: prepare ## train the light student (fer_lite 1.0.0's recipe) on the cached teacher's soft targets and the labels
 	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
 
-MEMBERS ?= model_store/fer_cnn/1.2.0,model_store/fer_cnn_seed1/1.0.0
+MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0
 ensemble: prepare ## merge exported models into one ONNX graph that averages them (the large model)
 	$(PY) -m training.ensemble --members $(MEMBERS) --name fer_ensemble --version $(MODEL_VERSION)
 

@@ -1,6 +1,6 @@
 """Stage: several exported models -> one ONNX graph that averages their probabilities.
 
-    python -m training.ensemble --members model_store/fer_cnn/1.2.0,model_store/fer_cnn_seed1/1.0.0 \\
+    python -m training.ensemble --members model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0 \\
         --name fer_ensemble --version 1.0.0
 
 Every member must share the labels, the input and the preprocessing contract (each was trained

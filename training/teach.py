@@ -1,6 +1,6 @@
 """Stage: a teacher's probabilities for every Training and PublicTest face, cached for distillation.
 
-    python -m training.teach --models model_store/fer_cnn/1.2.0,model_store/fer_cnn_seed1/1.0.0 \\
+    python -m training.teach --models model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0 \\
         --out data/processed/teacher.npz
 
 The teacher is one exported model or the mean of several (an ensemble): each member runs its
