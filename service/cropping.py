@@ -45,10 +45,12 @@ class CropFrame:
         du, dv = u * self.width, v * self.height
         return self.centre_x + du * cos - dv * sin, self.centre_y + du * sin + dv * cos
 
-    def corrected(self, turn: float, u: float, v: float) -> CropFrame:
-        """The frame turned by ``turn`` degrees and moved to (u, v) crop sides (a refiner's correction)."""
+    def corrected(self, turn: float, u: float, v: float, log_scale: float = 0.0) -> CropFrame:
+        """The frame turned by ``turn`` degrees, moved to (u, v) crop sides and its sides scaled by
+        ``exp(log_scale)`` (a refiner's correction)."""
         centre_x, centre_y = self.to_image(u, v)
-        return CropFrame(centre_x, centre_y, self.width, self.height, self.angle + turn)
+        factor = math.exp(log_scale)
+        return CropFrame(centre_x, centre_y, self.width * factor, self.height * factor, self.angle + turn)
 
 
 def frame_of(box: Box, framing: Framing, align: bool) -> CropFrame:

@@ -5,8 +5,9 @@
 Detectors place their boxes a little differently from face to face (BlazeFace's eye line is off by
 a median 7 degrees on the planted faces, Haar does not level faces at all), and the classifier
 loses accuracy on such crops. The refiner looks at a crop (the shared 48x48 preprocessing) and
-predicts the turn (degrees) and the shift (crop sides, along the crop's axes) that would bring
-the face to the pose of a FER-2013 crop; ``service.refining`` applies it before classifying.
+predicts the turn (degrees), the shift (crop sides, along the crop's axes) and (since 1.2.0) the
+log of the factor on the crop's side that would bring the face to the pose and size of a FER-2013
+crop; ``service.refining`` applies it before classifying.
 
 Its training data are FER-2013 Training faces cut at random turns (+-30 degrees), shifts and
 scales, with the correction that undoes each as the target. It sees only a disc in the middle of
@@ -34,8 +35,9 @@ from service.preprocessing import PreprocessConfig, preprocess_face, to_model_in
 from training.export import check_parity, to_onnx
 from training.flops import count_macs
 
-# The model's outputs are the correction divided by these: turn in degrees, shift in crop sides.
-TARGET_SCALE = (30.0, 0.1, 0.1)
+# The model's outputs are the correction divided by these: turn in degrees, shift in crop sides,
+# log of the side's factor (the last only with ``predict_scale``).
+TARGET_SCALE = (30.0, 0.1, 0.1, 0.2)
 
 
 @dataclass
@@ -46,7 +48,10 @@ class RefinerConfig:
     views_per_face: int = 2  # random perturbations of every Training face per epoch's data
     max_turn_deg: float = 30.0  # turns drawn uniformly in +-this (planted faces: +-25)
     shift_sd: float = 0.08  # shift of the crop's centre, sd in face sides (BlazeFace framed: ~0.077)
-    scale_sd: float = 0.15  # log-normal scale of the crop's side (detectors: 0.14 to 0.22)
+    scale_sd: float = 0.2  # log-normal scale of the crop's side (detectors: 0.14 to 0.22; 1.1.0: 0.15)
+    # Also predict the side's correction: a probe put scale errors of sd 0.15 at -2.8 points on
+    # exactly planted faces (results/face_refiner-1.2.0/selection.md); 1.1.0 predicted no scale.
+    predict_scale: bool = True
     upscale: int = 2  # faces are upscaled before cutting, as planted and photographed faces are larger
     mask_radius: float = 0.38  # the visible disc, in crop sides: inside the face for the usual shifts
     widths: tuple[int, ...] = (12, 24, 48, 96)  # conv blocks (3x3 conv, BN, ReLU) x2, then max-pool
@@ -68,19 +73,27 @@ def perturbed_crops(faces: np.ndarray, cfg: RefinerConfig, rng: np.random.Genera
         for _ in range(cfg.views_per_face):
             source = big[:, ::-1] if rng.random() < 0.5 else big
             shift = np.clip(rng.normal(0.0, cfg.shift_sd, 2), -0.25, 0.25) * side
-            scale = float(np.exp(np.clip(rng.normal(0.0, cfg.scale_sd), -0.4, 0.4)))
+            scale = float(np.exp(np.clip(rng.normal(0.0, cfg.scale_sd), -0.5, 0.5)))
             turn = float(rng.uniform(-cfg.max_turn_deg, cfg.max_turn_deg))
             frame = CropFrame(centre + shift[0], centre + shift[1], side * scale, side * scale, turn)
             crops.append(preprocess_face(warp_crop(np.ascontiguousarray(source), frame), pre))
-            targets.append(correction_to_upright(frame, centre, centre))
-    return np.stack(crops), np.array(targets, np.float32)
+            targets.append(correction_to_upright(frame, centre, centre, side))
+    return np.stack(crops), np.array(targets, np.float32)[:, : outputs_of(cfg)]
 
 
-def correction_to_upright(frame: CropFrame, centre_x: float, centre_y: float) -> tuple[float, float, float]:
-    """The (turn, u, v) for :meth:`CropFrame.corrected` that puts ``frame`` upright on the given centre."""
+def outputs_of(cfg: RefinerConfig) -> int:
+    return 4 if cfg.predict_scale else 3
+
+
+def correction_to_upright(
+    frame: CropFrame, centre_x: float, centre_y: float, side: float
+) -> tuple[float, float, float, float]:
+    """The (turn, u, v, log_scale) for :meth:`CropFrame.corrected` that puts ``frame`` upright on the
+    given centre with the given side."""
     cos, sin = np.cos(np.radians(frame.angle)), np.sin(np.radians(frame.angle))
     dx, dy = centre_x - frame.centre_x, centre_y - frame.centre_y
-    return -frame.angle, float((dx * cos + dy * sin) / frame.width), float((-dx * sin + dy * cos) / frame.height)
+    u, v = float((dx * cos + dy * sin) / frame.width), float((-dx * sin + dy * cos) / frame.height)
+    return -frame.angle, u, v, float(np.log(side / frame.width))
 
 
 def disc_mask(size: int, radius: float) -> np.ndarray:
@@ -91,7 +104,7 @@ def disc_mask(size: int, radius: float) -> np.ndarray:
 
 
 def build_refiner(cfg: RefinerConfig, size: int = 48) -> keras.Model:
-    """Masked input -> conv blocks -> global average pooling -> Dense 64 -> (turn, u, v) / TARGET_SCALE."""
+    """Masked input -> conv blocks -> global average pooling -> Dense 64 -> correction / TARGET_SCALE."""
     inputs = keras.Input((size, size, 1), name="face")
     mask = keras.ops.convert_to_tensor(disc_mask(size, cfg.mask_radius))
     x = layers.Lambda(lambda t: (t - 0.5) * mask, name="disc")(inputs)
@@ -103,27 +116,32 @@ def build_refiner(cfg: RefinerConfig, size: int = 48) -> keras.Model:
         x = layers.MaxPooling2D(2)(x) if index < len(cfg.widths) - 1 else x
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(3, name="correction")(x)
+    outputs = layers.Dense(outputs_of(cfg), name="correction")(x)
     return keras.Model(inputs, outputs, name="face_refiner")
 
 
 def scaled(targets: np.ndarray) -> np.ndarray:
-    return targets / np.array(TARGET_SCALE, np.float32)
+    return targets / np.array(TARGET_SCALE[: targets.shape[1]], np.float32)
 
 
 def errors(model: keras.Model, x: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    """Median and 90th-percentile absolute error of the turn (degrees) and of the shift (crop sides)."""
-    predicted = model.predict(x, batch_size=512, verbose=0) * np.array(TARGET_SCALE, np.float32)
+    """Median and 90th-percentile absolute error of the turn (degrees), of the shift (crop sides) and,
+    when predicted, of the log scale, each with its uncorrected median."""
+    predicted = model.predict(x, batch_size=512, verbose=0) * np.array(TARGET_SCALE[: targets.shape[1]], np.float32)
     turn = np.abs(predicted[:, 0] - targets[:, 0])
     shift = np.hypot(predicted[:, 1] - targets[:, 1], predicted[:, 2] - targets[:, 2])
     baseline = np.hypot(targets[:, 1], targets[:, 2])
-    return {
+    report = {
         "turn_abs_err_deg_median": float(np.median(turn)),
         "turn_abs_err_deg_p90": float(np.percentile(turn, 90)),
         "turn_abs_deg_uncorrected_median": float(np.median(np.abs(targets[:, 0]))),
         "shift_err_sides_median": float(np.median(shift)),
         "shift_sides_uncorrected_median": float(np.median(baseline)),
     }
+    if targets.shape[1] == 4:
+        report["log_scale_abs_err_median"] = float(np.median(np.abs(predicted[:, 3] - targets[:, 3])))
+        report["log_scale_abs_uncorrected_median"] = float(np.median(np.abs(targets[:, 3])))
+    return report
 
 
 def train(cfg: RefinerConfig, limit: int = 0) -> tuple[keras.Model, dict]:
@@ -169,8 +187,9 @@ def card_of(cfg: RefinerConfig, name: str, version: str, onnx: dict, report: dic
         "input": {"name": "face", "shape": [None, 48, 48, 1], "dtype": "float32"},
         "output": {
             "name": "correction",
-            "meaning": "(turn degrees, u, v crop sides along the crop's axes), each divided by output_scale",
-            "output_scale": list(TARGET_SCALE),
+            "meaning": "(turn degrees, u, v crop sides along the crop's axes[, log of the sides' factor]), "
+            "each divided by output_scale",
+            "output_scale": list(TARGET_SCALE[: outputs_of(cfg)]),
         },
         "preprocessing": PreprocessConfig().to_dict(),
         "training": asdict(cfg) | {"seconds": report["train_seconds"]},
