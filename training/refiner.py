@@ -5,9 +5,9 @@
 Detectors place their boxes a little differently from face to face (BlazeFace's eye line is off by
 a median 7 degrees on the planted faces, Haar does not level faces at all), and the classifier
 loses accuracy on such crops. The refiner looks at a crop (the shared 48x48 preprocessing) and
-predicts the turn (degrees), the shift (crop sides, along the crop's axes) and (since 1.2.0) the
-log of the factor on the crop's side that would bring the face to the pose and size of a FER-2013
-crop; ``service.refining`` applies it before classifying.
+predicts the turn (degrees) and the shift (crop sides, along the crop's axes) that would bring
+the face to the pose of a FER-2013 crop (with ``--predict-scale`` also the log of the factor on
+the crop's side); ``service.refining`` applies it before classifying.
 
 Its training data are FER-2013 Training faces cut at random turns (+-30 degrees), shifts and
 scales, with the correction that undoes each as the target. It sees only a disc in the middle of
@@ -48,10 +48,12 @@ class RefinerConfig:
     views_per_face: int = 2  # random perturbations of every Training face per epoch's data
     max_turn_deg: float = 30.0  # turns drawn uniformly in +-this (planted faces: +-25)
     shift_sd: float = 0.08  # shift of the crop's centre, sd in face sides (BlazeFace framed: ~0.077)
-    scale_sd: float = 0.2  # log-normal scale of the crop's side (detectors: 0.14 to 0.22; 1.1.0: 0.15)
-    # Also predict the side's correction: a probe put scale errors of sd 0.15 at -2.8 points on
-    # exactly planted faces (results/face_refiner-1.2.0/selection.md); 1.1.0 predicted no scale.
-    predict_scale: bool = True
+    scale_sd: float = 0.15  # log-normal scale of the crop's side (detectors: 0.14 to 0.22)
+    max_log_scale: float = 0.4  # the scale's log is clipped at +-this
+    # Also predict the side's correction (a fourth output). Tried in 1.2.0 (with scale_sd 0.2 and
+    # max_log_scale 0.5) and not shipped: worse than 1.1.0 on detector crops
+    # (results/face_refiner-1.2.0/selection.md).
+    predict_scale: bool = False
     upscale: int = 2  # faces are upscaled before cutting, as planted and photographed faces are larger
     mask_radius: float = 0.38  # the visible disc, in crop sides: inside the face for the usual shifts
     widths: tuple[int, ...] = (12, 24, 48, 96)  # conv blocks (3x3 conv, BN, ReLU) x2, then max-pool
@@ -73,7 +75,8 @@ def perturbed_crops(faces: np.ndarray, cfg: RefinerConfig, rng: np.random.Genera
         for _ in range(cfg.views_per_face):
             source = big[:, ::-1] if rng.random() < 0.5 else big
             shift = np.clip(rng.normal(0.0, cfg.shift_sd, 2), -0.25, 0.25) * side
-            scale = float(np.exp(np.clip(rng.normal(0.0, cfg.scale_sd), -0.5, 0.5)))
+            log_scale = np.clip(rng.normal(0.0, cfg.scale_sd), -cfg.max_log_scale, cfg.max_log_scale)
+            scale = float(np.exp(log_scale))
             turn = float(rng.uniform(-cfg.max_turn_deg, cfg.max_turn_deg))
             frame = CropFrame(centre + shift[0], centre + shift[1], side * scale, side * scale, turn)
             crops.append(preprocess_face(warp_crop(np.ascontiguousarray(source), frame), pre))
@@ -208,8 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=RefinerConfig.epochs)
     parser.add_argument("--views", type=int, default=RefinerConfig.views_per_face, help="perturbed crops per face")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N Training faces (quick checks)")
+    parser.add_argument(
+        "--predict-scale", action="store_true", help="also predict the side (1.2.0's recipe, with wider scale draws)"
+    )
     args = parser.parse_args(argv)
     cfg = RefinerConfig(data=args.data, epochs=args.epochs, views_per_face=1 if args.limit else args.views)
+    if args.predict_scale:
+        cfg = RefinerConfig(**{**asdict(cfg), "predict_scale": True, "scale_sd": 0.2, "max_log_scale": 0.5})
     model, report = train(cfg, args.limit)
     check = np.random.default_rng(0).random((16, 48, 48, 1), dtype=np.float32)
     out = args.store / args.name / args.version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ def test_corrected_crop_is_the_upright_crop() -> None:
 def test_perturbed_crops_targets_undo_the_perturbation() -> None:
     face = np.zeros((48, 48), np.uint8)
     face[10:20, 8:40] = 255  # a bright bar across the upper face
-    crops, targets = perturbed_crops(face[None], RefinerConfig(views_per_face=32), np.random.default_rng(0))
+    config = RefinerConfig(views_per_face=32, predict_scale=True, max_log_scale=0.5)
+    crops, targets = perturbed_crops(face[None], config, np.random.default_rng(0))
     assert crops.shape == (32, 48, 48) and crops.dtype == np.uint8
     assert targets.shape == (32, 4)
     assert np.abs(targets[:, 0]).max() <= 30.0 and np.abs(targets[:, 1:3]).max() < 0.4
@@ -49,9 +51,8 @@ def test_perturbed_crops_targets_undo_the_perturbation() -> None:
 
 def test_perturbed_crops_without_scale_have_three_targets() -> None:
     face = np.zeros((48, 48), np.uint8)
-    config = RefinerConfig(views_per_face=4, predict_scale=False)
-    _, targets = perturbed_crops(face[None], config, np.random.default_rng(0))
-    assert targets.shape == (4, 3)
+    _, targets = perturbed_crops(face[None], RefinerConfig(views_per_face=4), np.random.default_rng(0))
+    assert targets.shape == (4, 3)  # the shipped 1.1.0's recipe: turn and shift only
 
 
 def test_disc_mask_hides_the_corners() -> None:
@@ -61,7 +62,8 @@ def test_disc_mask_hides_the_corners() -> None:
 
 
 def test_refiner_trains_exports_and_loads(prepared_sample: Path, tmp_path: Path) -> None:
-    main(["--data", str(prepared_sample), "--store", str(tmp_path), "--epochs", "1", "--version", "0.0.1"])
+    args = ["--data", str(prepared_sample), "--store", str(tmp_path), "--epochs", "1", "--version", "0.0.1"]
+    main([*args, "--predict-scale"])
     card = json.loads((tmp_path / "face_refiner" / "0.0.1" / "model.json").read_text())
     assert card["onnx"]["parity_max_abs"] < 1e-3 and card["output"]["output_scale"] == [30.0, 0.1, 0.1, 0.2]
     assert card["metrics"]["PublicTest_perturbed"]["log_scale_abs_uncorrected_median"] > 0.05
@@ -70,3 +72,13 @@ def test_refiner_trains_exports_and_loads(prepared_sample: Path, tmp_path: Path)
     frames = refiner.refine(np.full((120, 120), 128, np.uint8), [CropFrame(60.0, 60.0, 50.0, 50.0, 5.0)])
     assert len(frames) == 1 and frames[0].width == pytest.approx(frames[0].height)
     assert 50.0 * np.exp(-1.0) < frames[0].width < 50.0 * np.exp(1.0)  # a size correction within 2 passes' bounds
+
+
+def test_default_config_is_the_shipped_refiners_recipe() -> None:
+    """``make refiner`` (4 views, 12 epochs) rebuilds 1.1.0: every knob its card records is today's default."""
+    card = Path(__file__).resolve().parents[2] / "model_store" / "face_refiner" / "1.1.0" / "model.json"
+    shipped = json.loads(card.read_text())
+    recorded = {key: value for key, value in shipped["training"].items() if key != "seconds"}
+    ours = asdict(RefinerConfig(views_per_face=4, epochs=12))
+    assert {key: list(ours[key]) if isinstance(ours[key], tuple) else ours[key] for key in recorded} == recorded
+    assert not ours["predict_scale"] and ours["max_log_scale"] == 0.4  # 1.1.0 predates both knobs
