@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -123,14 +123,19 @@ def build_refiner(cfg: RefinerConfig, size: int = 48) -> keras.Model:
     return keras.Model(inputs, outputs, name="face_refiner")
 
 
+def output_scale(outputs: int) -> np.ndarray:
+    """What the model's first ``outputs`` outputs are multiplied by to give the correction."""
+    return np.array(TARGET_SCALE[:outputs], np.float32)
+
+
 def scaled(targets: np.ndarray) -> np.ndarray:
-    return targets / np.array(TARGET_SCALE[: targets.shape[1]], np.float32)
+    return targets / output_scale(targets.shape[1])
 
 
 def errors(model: keras.Model, x: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     """Median and 90th-percentile absolute error of the turn (degrees), of the shift (crop sides) and,
     when predicted, of the log scale, each with its uncorrected median."""
-    predicted = model.predict(x, batch_size=512, verbose=0) * np.array(TARGET_SCALE[: targets.shape[1]], np.float32)
+    predicted = model.predict(x, batch_size=512, verbose=0) * output_scale(targets.shape[1])
     turn = np.abs(predicted[:, 0] - targets[:, 0])
     shift = np.hypot(predicted[:, 1] - targets[:, 1], predicted[:, 2] - targets[:, 2])
     baseline = np.hypot(targets[:, 1], targets[:, 2])
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = RefinerConfig(data=args.data, epochs=args.epochs, views_per_face=1 if args.limit else args.views)
     if args.predict_scale:
-        cfg = RefinerConfig(**{**asdict(cfg), "predict_scale": True, "scale_sd": 0.2, "max_log_scale": 0.5})
+        cfg = replace(cfg, predict_scale=True, scale_sd=0.2, max_log_scale=0.5)
     model, report = train(cfg, args.limit)
     check = np.random.default_rng(0).random((16, 48, 48, 1), dtype=np.float32)
     out = args.store / args.name / args.version
