@@ -10,7 +10,7 @@ MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -109,6 +109,12 @@ finetune-consistency: prepare data/processed/teacher_1.2.0.npz ## stage 4b (1.4.
 	$(PY) -m training.train --name fer_cnn_v1_ft4 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 3 \
 		--lr 1e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--teacher data/processed/teacher_1.2.0.npz --histograms false --seed 9 $(ARGS)
+
+finetune-consistency-long: prepare data/processed/teacher_1.2.0.npz ## stage 4c (1.5.0): 1.2.0's own 10-epoch recipe, towards its clean-face outputs
+	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
+	$(PY) -m training.train --name fer_cnn_v1_ft5 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 10 \
+		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
+		--teacher data/processed/teacher_1.2.0.npz --histograms false --seed 5 $(ARGS)
 
 # Issue 10: independent members for the ensemble (resumable: re-run the same target after an interruption).
 member-seed1: prepare ## fer_cnn_seed1's run: the stage-1 recipe from seed 1, with detector-like augmentation
