@@ -13,7 +13,8 @@ def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether bfloat16 mixed precision trains faster than float32 on this CPU, as measured on the
     committed network (one epoch of 6,400 images): an AMD EPYC with AVX-512 BF16 took 57 s against
     74 s in float32; an Intel Xeon with AVX-512 BF16 but no AMX 202 s against 142 s, one with AMX
-    82 s against 142 s (2026-12-02); an AVX2-only EPYC emulates bfloat16, several times slower. AMX is Intel's bfloat16 matrix unit."""
+    82 s against 142 s (2026-12-02); an AVX2-only EPYC emulates bfloat16, several times slower.
+    AMX is Intel's bfloat16 matrix unit."""
     words = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()  # flags and the vendor id
     return "amx_bf16" in words or ("avx512_bf16" in words and "AuthenticAMD" in words)
 
