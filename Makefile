@@ -94,8 +94,11 @@ data/processed/detector_crops.npz: data/processed/fer2013.npz
 
 detector-crops: prepare data/processed/detector_crops.npz ## Haar and BlazeFace crops of 12,000 planted Training faces
 
-finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 1 epoch from 1.2.0 on Training + detector crops
+# 1.2.0's Keras weights were not kept either: the fine-tunes below start from its recovered ONNX model.
+runs/fer_cnn_1.2.0/last.weights.h5: | prepare
 	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
+
+finetune-crops: prepare data/processed/detector_crops.npz runs/fer_cnn_1.2.0/last.weights.h5 ## stage 4 (1.3.0): 1 epoch from 1.2.0 on Training + detector crops
 	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 1 \
 		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--extra_train data/processed/detector_crops.npz --mixed_precision false --histograms false --seed 7 $(ARGS)
@@ -104,17 +107,16 @@ finetune-crops: prepare data/processed/detector_crops.npz ## stage 4 (1.3.0): 1 
 data/processed/teacher_1.2.0.npz: data/processed/fer2013.npz
 	$(PY) -m training.teach --models model_store/fer_cnn/1.2.0 --out $@
 
-finetune-consistency: prepare data/processed/teacher_1.2.0.npz ## stage 4b (1.4.0): 3 epochs from 1.2.0 towards its own clean-face outputs
-	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
-	$(PY) -m training.train --name fer_cnn_v1_ft4 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 3 \
-		--lr 1e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
-		--teacher data/processed/teacher_1.2.0.npz --histograms false --seed 9 $(ARGS)
+# What both self-distillation runs share: 1.2.0's start, its detector-like augmentation, its own clean-face outputs.
+CONSISTENCY_ARGS = --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 \
+	--early_stopping_patience 10 --teacher data/processed/teacher_1.2.0.npz --histograms false
+CONSISTENCY_DEPS = prepare data/processed/teacher_1.2.0.npz runs/fer_cnn_1.2.0/last.weights.h5
 
-finetune-consistency-long: prepare data/processed/teacher_1.2.0.npz ## stage 4c (1.5.0): 1.2.0's own 10-epoch recipe, towards its clean-face outputs
-	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
-	$(PY) -m training.train --name fer_cnn_v1_ft5 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 10 \
-		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
-		--teacher data/processed/teacher_1.2.0.npz --histograms false --seed 5 $(ARGS)
+finetune-consistency: $(CONSISTENCY_DEPS) ## stage 4b (1.4.0): 3 epochs from 1.2.0 towards its own clean-face outputs
+	$(PY) -m training.train --name fer_cnn_v1_ft4 $(CONSISTENCY_ARGS) --epochs 3 --lr 1e-4 --warmup_epochs 0.3 --seed 9 $(ARGS)
+
+finetune-consistency-long: $(CONSISTENCY_DEPS) ## stage 4c (1.5.0): 1.2.0's own 10-epoch recipe, towards its clean-face outputs
+	$(PY) -m training.train --name fer_cnn_v1_ft5 $(CONSISTENCY_ARGS) --epochs 10 --lr 2e-4 --warmup_epochs 0.5 --seed 5 $(ARGS)
 
 # Issue 10: independent members for the ensemble (resumable: re-run the same target after an interruption).
 member-seed1: prepare ## fer_cnn_seed1's run: the stage-1 recipe from seed 1, with detector-like augmentation
