@@ -8,9 +8,11 @@ RUN_NAME ?= fer_cnn_v1_ft
 MODEL_NAME ?= fer_cnn
 MODEL_VERSION ?= 1.1.0
 # The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
+# Runs that must outlive their machine checkpoint here, a tracked folder committed at each hand-over.
+CHECKPOINTS ?= results/checkpoints
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -126,12 +128,17 @@ member-seed1-ft: prepare ## fer_cnn_seed1 1.1.0's run: stage 2 of the seed-1 mem
 	$(PY) -m training.train --name fer_cnn_m2_ft --init_weights runs/fer_cnn_m2/last.weights.h5 $(FINETUNE_ARGS) \
 		--seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
 
-member-seed2: prepare ## fer_cnn_seed2's stage 1: 1.1.0's recipe (the config defaults) from seed 2
-	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --histograms false $(ARGS)
+member-seed2: prepare ## fer_cnn_seed2's stage 1: 1.1.0's recipe (the config defaults) from seed 2, checkpointed to commit
+	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --histograms false --checkpoint_dir $(CHECKPOINTS) $(ARGS)
 
-member-seed2-ft: prepare ## fer_cnn_seed2's stage 2: 15 epochs from its stage 1's last weights
-	$(PY) -m training.train --name fer_cnn_m3_ft --init_weights runs/fer_cnn_m3/last.weights.h5 $(FINETUNE_ARGS) \
-		--seed 2 --histograms false $(ARGS)
+member-seed2-ft: prepare ## fer_cnn_seed2's stage 2: 15 epochs from its stage 1's committed checkpoint
+	$(PY) -m training.train --name fer_cnn_m3_ft --init_weights $(CHECKPOINTS)/fer_cnn_m3 $(FINETUNE_ARGS) \
+		--seed 2 --histograms false --checkpoint_dir $(CHECKPOINTS) $(ARGS)
+
+# A run checkpointed under $(CHECKPOINTS) continues where it stopped, here or on a fresh clone of another machine.
+resume: prepare ## continue an interrupted run from its checkpoint: make resume RUN=<name>
+	@test -n "$(RUN)" || { echo "usage: make resume RUN=<name> (one of: $$(ls $(CHECKPOINTS) 2>/dev/null))"; exit 1; }
+	$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN)
 
 TEACHERS ?= model_store/fer_cnn/1.1.0
 teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation

@@ -66,11 +66,19 @@ class TrainConfig:
     limit_train: int = 0  # use only the first N training images (0 = all), for quick checks
     limit_val: int = 0  # likewise for PublicTest
     histograms: bool = True  # weight and gradient histograms in TensorBoard
+    # Where the end-of-epoch checkpoint goes (training.checkpoint): "" keeps it in runs/<name>/checkpoint/;
+    # a run meant to outlive its machine names a tracked folder (results/checkpoints) to commit.
+    checkpoint_dir: str = ""
+    checkpoint_moments: str = "bfloat16"  # optimizer moments stored as "bfloat16" (half the bytes) or "float32"
     seed: int = 42
 
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.name
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.checkpoint_dir) / self.name if self.checkpoint_dir else self.run_dir / "checkpoint"
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +86,12 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        data = json.loads(Path(path).read_text())
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         if "widths" in data:
-            data["widths"] = tuple(data["widths"])
+            data = {**data, "widths": tuple(data["widths"])}
         return cls(**data)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
+from training.checkpoint import read_progress, read_state
 from training.config import TrainConfig
 from training.flops import count_macs
 from training.labels import LABELS
@@ -127,7 +128,8 @@ def run_record(run_dir: Path) -> dict:
     timing = json.loads(timing_file.read_text()) if timing_file.is_file() else None
     record = {"run": str(run_dir), "config": config, "timing": timing}
     if config.get("init_weights"):
-        record["initialised_from"] = run_record(Path(config["init_weights"]).parent)
+        start = Path(config["init_weights"])
+        record["initialised_from"] = checkpoint_record(start) if start.is_dir() else run_record(start.parent)
     extra = Path(config.get("extra_train") or "")
     if extra.is_file():  # extra training images (training.detector_crops): what they are, and which file
         with np.load(extra) as arrays:
@@ -138,6 +140,17 @@ def run_record(run_dir: Path) -> dict:
     if recovered.is_file():
         record["recovered_from"] = json.loads(recovered.read_text())
     return record
+
+
+def checkpoint_record(folder: Path) -> dict:
+    """An earlier stage known by its checkpoint folder (training.checkpoint): its config and timing."""
+    progress = read_progress(folder)
+    timing = {
+        "wall_time_s": round(sum(float(row["seconds"]) for row in progress)),
+        "epochs": len(progress),
+        "hosts": sorted({row["host"] for row in progress}),
+    }
+    return {"checkpoint": str(folder), "config": read_state(folder)["config"], "timing": timing}
 
 
 def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:

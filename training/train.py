@@ -3,8 +3,11 @@
     python -m training.train --name fer_cnn --epochs 30
 
 Outputs in runs/<name>/: config.json, best.weights.h5 (best PublicTest accuracy),
-last.weights.h5, history.csv, curves.png, TensorBoard logs in tb/. Re-running the same command resumes
-from runs/<name>/backup/ after an interruption.
+last.weights.h5, history.csv, curves.png, TensorBoard logs in tb/, and after every epoch a checkpoint
+(training.checkpoint) in runs/<name>/checkpoint/ or <checkpoint_dir>/<name>/. After an interruption,
+here or on another machine:
+
+    python -m training.train --resume results/checkpoints/<name>
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import sys
-import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -22,6 +24,18 @@ import numpy as np
 
 from service.preprocessing import PreprocessConfig, to_model_input
 from training.callbacks import PerClassValidation, plot_curves
+from training.checkpoint import (
+    CHECKPOINT_FILE,
+    PROGRESS_FILE,
+    STATE_FILE,
+    Checkpointing,
+    EpochBatches,
+    cpu_model,
+    load_weights_only,
+    read_progress,
+    read_state,
+    restore_checkpoint,
+)
 from training.config import TrainConfig, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
 from training.labels import LABELS
@@ -99,61 +113,101 @@ def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:
     return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), ["accuracy"]
 
 
-def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> list:
+def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> tuple[list, dict]:
+    """Keras callbacks, and those of them whose counters a resumed run must get back (by name)."""
     run = cfg.run_dir
+    best_file = run / "best.weights.h5"
+    best = keras.callbacks.ModelCheckpoint(
+        str(best_file), monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True
+    )
+    early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(run / "best.weights.h5"),
-            monitor="val_accuracy",
-            mode="max",
-            save_best_only=True,
-            save_weights_only=True,
-        ),
-        # The last epoch too: BackupAndRestore deletes its copy when training ends.
+        best,
         keras.callbacks.ModelCheckpoint(str(run / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience),
+        early,
         PerClassValidation(classifier, x_val, y_val, run / "tb", grad_batch if cfg.histograms else None),
         keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
     ]
+    # On another machine the best weights so far are gone: "best" then starts again from the resume.
+    stateful: dict = {"early_stopping": early} | ({"best": best} if best_file.is_file() else {})
     if cfg.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3))
-    return callbacks
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3)
+        callbacks.append(plateau)
+        stateful["plateau"] = plateau
+    return callbacks, stateful
 
 
-def train(cfg: TrainConfig, verbose: int | str = "auto") -> keras.Model:
-    """Fit the model described by ``cfg``; returns the classifier with the best weights loaded."""
+def start_weights(model: keras.Model, cfg: TrainConfig) -> None:
+    """A later stage's starting weights: a .weights.h5 file, or an earlier run's checkpoint folder."""
+    source = Path(cfg.init_weights)
+    if source.is_dir():
+        load_weights_only(model, source / CHECKPOINT_FILE)
+    else:
+        model.load_weights(source)
+
+
+def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -> keras.Model:
+    """Fit the model described by ``cfg``, or continue it from its checkpoint (``resume``);
+    returns the classifier with the best weights loaded."""
     keras.utils.set_random_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
+    state = prepare_checkpoint(cfg, resume)
     cfg.save(cfg.run_dir / "config.json")
     xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
     classifier = build_model(cfg)
     model = build_training_model(classifier, cfg)
-    if cfg.init_weights:  # a second stage: new schedule, weights from an earlier run
-        model.load_weights(cfg.init_weights)
-    steps = math.ceil(len(xt) / cfg.batch_size)
     loss, metrics = loss_and_metrics(cfg)
-    model.compile(optimizer=make_optimizer(cfg, steps), loss=loss, metrics=metrics)
+    model.compile(optimizer=make_optimizer(cfg, math.ceil(len(xt) / cfg.batch_size)), loss=loss, metrics=metrics)
+    if state:
+        restore_checkpoint(model, cfg.checkpoint_path / CHECKPOINT_FILE)
+    elif cfg.init_weights:  # a later stage: new schedule, weights from an earlier run
+        start_weights(model, cfg)
     weights = class_weight_dict(yt, cfg.class_weights)
-    started = time.time()
+    # Per-sample weights rather than class_weight: with a teacher the targets are not one-hot.
+    sample_weight = np.array([weights[c] for c in yt], np.float32) if weights else np.ones(len(yt), np.float32)
+    batches = EpochBatches((xt, yt1, sample_weight), cfg.batch_size, cfg.seed)
+    callbacks, stateful = make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)]))
+    callbacks.append(Checkpointing(cfg.checkpoint_path, asdict(cfg), batches, stateful, state))
+    start_epoch = state["epoch"] if state else 0
     model.fit(
-        xt,
-        yt1,
-        batch_size=cfg.batch_size,
+        batches,
         epochs=cfg.epochs,
+        initial_epoch=start_epoch,
         validation_data=(xv, yv1),
-        # Per-sample weights rather than class_weight: with a teacher the targets are not one-hot.
-        sample_weight=np.array([weights[c] for c in yt], np.float32) if weights else None,
-        shuffle=True,
+        shuffle=False,  # EpochBatches shuffles by (seed, epoch); Keras would add Python's random state
         verbose=verbose,
-        callbacks=make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)])),
+        callbacks=callbacks,
     )
-    seconds = time.time() - started
-    print(f"training took {seconds:.0f} s", flush=True)
-    (cfg.run_dir / "timing.json").write_text(json.dumps(host_facts(seconds), indent=2) + "\n")
-    plot_curves(cfg.run_dir / "history.csv", cfg.run_dir / "curves.png")
+    finish_run(cfg)
     return load_classifier(cfg.run_dir)
+
+
+def prepare_checkpoint(cfg: TrainConfig, resume: bool) -> dict | None:
+    """The saved state to continue from, or None for a new run (which must not overwrite one)."""
+    found = (cfg.checkpoint_path / STATE_FILE).is_file()
+    if resume and not found:
+        raise FileNotFoundError(f"no checkpoint to resume in {cfg.checkpoint_path}")
+    if found and not resume:
+        raise FileExistsError(
+            f"{cfg.checkpoint_path} holds a checkpoint of run {cfg.name!r}: continue it with "
+            f"--resume {cfg.checkpoint_path}, or delete that folder to start again"
+        )
+    if not resume:
+        return None
+    state = read_state(cfg.checkpoint_path)
+    print(f"resuming {cfg.name} after epoch {state['epoch']} (step {state['step']})", flush=True)
+    return state
+
+
+def finish_run(cfg: TrainConfig) -> None:
+    """Timing and curves from the progress log, which spans every machine the run was on."""
+    progress = read_progress(cfg.checkpoint_path)
+    seconds = sum(float(row["seconds"]) for row in progress)
+    print(f"training took {seconds:.0f} s over {len(progress)} epochs", flush=True)
+    facts = host_facts(seconds) | {"hosts": sorted({row["host"] for row in progress})}
+    (cfg.run_dir / "timing.json").write_text(json.dumps(facts, indent=2) + "\n")
+    plot_curves(cfg.checkpoint_path / PROGRESS_FILE, cfg.run_dir / "curves.png")
 
 
 def host_facts(seconds: float) -> dict:
@@ -169,19 +223,12 @@ def host_facts(seconds: float) -> dict:
     }
 
 
-def cpu_model() -> str:
-    """The CPU's model name (platform.processor() is often just the architecture)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def load_classifier(run_dir: str | Path, weights: str = "best.weights.h5") -> keras.Model:
-    """Rebuild a run's classifier in float32 and load its best (or other) weights."""
-    cfg = TrainConfig.load(Path(run_dir) / "config.json")
+def load_classifier(run_dir: str | Path, weights: str = "") -> keras.Model:
+    """Rebuild a run's classifier in float32 and load the named weights, by default its best
+    (its last when no epoch since a resume on this machine beat the best before it)."""
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    weights = weights or ("best.weights.h5" if (run_dir / "best.weights.h5").is_file() else "last.weights.h5")
     keras.mixed_precision.set_global_policy("float32")
     classifier = build_model(cfg)
     model = build_training_model(classifier, cfg)
@@ -190,9 +237,19 @@ def load_classifier(run_dir: str | Path, weights: str = "best.weights.h5") -> ke
 
 
 def main(argv: list[str] | None = None) -> None:
-    cfg = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--resume"]:
+        if len(argv) != 2:
+            raise SystemExit("usage: python -m training.train --resume <checkpoint folder> (the run's own config)")
+        folder = Path(argv[1])
+        # The run continues in the folder it was given, wherever the checkout is.
+        cfg = replace(TrainConfig.from_dict(read_state(folder)["config"]), checkpoint_dir=str(folder.parent))
+        if cfg.name != folder.name:
+            raise SystemExit(f"{folder} holds run {cfg.name!r}: its folder must keep the run's name")
+    else:
+        cfg = parse_args(argv)
     print(f"run {cfg.name}: {cfg}", flush=True)
-    train(cfg, verbose=1 if sys.stdout.isatty() else 2)
+    train(cfg, verbose=1 if sys.stdout.isatty() else 2, resume=argv[:1] == ["--resume"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""Runs that survive interruption: 1 epoch + resume + 1 ends where 2 epochs straight end."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from training import checkpoint
+from training.checkpoint import CHECKPOINT_FILE, Checkpointing, from_bfloat16_bits, read_progress, to_bfloat16_bits
+from training.config import TrainConfig
+from training.train import main, train
+
+pytestmark = pytest.mark.slow
+
+
+class MachineReclaimed(Exception):
+    """Raised right after the first epoch's checkpoint is written: the machine goes away."""
+
+
+def sample_config(prepared_sample, tmp_path, name: str, moments: str) -> TrainConfig:
+    return TrainConfig(
+        name=name,
+        data=str(prepared_sample),
+        runs_dir=str(tmp_path / "runs"),
+        checkpoint_dir=str(tmp_path / "checkpoints"),
+        checkpoint_moments=moments,
+        widths=(8, 16),
+        dense_units=16,
+        epochs=2,
+        batch_size=32,
+        mixed_precision=False,
+        histograms=False,
+    )
+
+
+def interrupted_then_resumed(cfg: TrainConfig, monkeypatch) -> None:
+    """Train until the first checkpoint, lose the machine-local run folder, resume from the checkpoint."""
+    saved = Checkpointing.on_epoch_end
+
+    def save_then_stop(self, epoch, logs=None):
+        saved(self, epoch, logs)
+        raise MachineReclaimed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpointing, "on_epoch_end", save_then_stop)
+        with pytest.raises(MachineReclaimed):
+            train(cfg, verbose=0)
+    shutil.rmtree(cfg.run_dir)  # a new machine has only what was committed
+    main(["--resume", str(cfg.checkpoint_path)])
+
+
+def stored_arrays(cfg: TrainConfig) -> dict[str, np.ndarray]:
+    with np.load(cfg.checkpoint_path / CHECKPOINT_FILE) as data:
+        return {name: data[name] for name in data.files}
+
+
+def max_weight_gap(a: dict, b: dict) -> float:
+    names = [n for n in a if n.startswith("weight_")]
+    assert names and names == [n for n in b if n.startswith("weight_")]
+    return max(float(np.abs(a[n] - b[n]).max()) for n in names)
+
+
+@pytest.mark.parametrize(
+    ("moments", "tolerance"),
+    # float32 moments: the same arithmetic, so the same weights up to float32 summation order.
+    # bfloat16 moments: each moment rounded once at the hand-over (relative error <= 2^-9), which
+    # moves an Adam step by at most about that fraction of the learning rate (1e-3) per step.
+    [("float32", 1e-6), ("bfloat16", 1e-4)],
+)
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
+    prepared_sample, tmp_path, monkeypatch, moments, tolerance
+):
+    straight = sample_config(prepared_sample, tmp_path, "straight", moments)
+    train(straight, verbose=0)
+    resumed = sample_config(prepared_sample, tmp_path, "resumed", moments)
+    interrupted_then_resumed(resumed, monkeypatch)
+
+    a, b = stored_arrays(straight), stored_arrays(resumed)
+    assert max_weight_gap(a, b) < tolerance
+    first_weights = sample_config(prepared_sample, tmp_path / "one", "one", moments)
+    first_weights.epochs = 1
+    assert max_weight_gap(a, stored_arrays(train_and_return(first_weights))) > 100 * tolerance
+    rows = read_progress(resumed.checkpoint_path)
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    straight_rows = read_progress(straight.checkpoint_path)
+    assert [row["val_accuracy"] for row in rows] == [row["val_accuracy"] for row in straight_rows]
+
+
+def train_and_return(cfg: TrainConfig) -> TrainConfig:
+    train(cfg, verbose=0)
+    return cfg
+
+
+def test_new_run_refuses_to_overwrite_a_checkpoint(prepared_sample, tmp_path):
+    cfg = sample_config(prepared_sample, tmp_path, "twice", "bfloat16")
+    cfg.epochs = 1
+    train(cfg, verbose=0)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, verbose=0)
+
+
+def test_bfloat16_bits_round_to_nearest_and_keep_float32_range():
+    values = np.array([1.0, -2.5, 1e-30, 3e38, 1.00390625, 1.01171875], np.float32)
+    back = from_bfloat16_bits(to_bfloat16_bits(values))
+    assert np.all(np.abs(back - values) <= np.abs(values) * 2.0**-8)
+    assert back[4] == 1.0 and back[5] == 1.015625  # ties go to the even mantissa
+    assert checkpoint.to_bfloat16_bits(values).dtype == np.uint16
