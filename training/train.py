@@ -155,10 +155,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -
     state = prepare_checkpoint(cfg, resume)
     cfg.save(cfg.run_dir / "config.json")
     xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
-    classifier = build_model(cfg)
-    model = build_training_model(classifier, cfg)
-    loss, metrics = loss_and_metrics(cfg)
-    model.compile(optimizer=make_optimizer(cfg, math.ceil(len(xt) / cfg.batch_size)), loss=loss, metrics=metrics)
+    classifier, model = compiled_models(cfg, math.ceil(len(xt) / cfg.batch_size))
     if state:
         restore_checkpoint(model, cfg.checkpoint_path / CHECKPOINT_FILE)
     elif cfg.init_weights:  # a later stage: new schedule, weights from an earlier run
@@ -181,6 +178,15 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -
     )
     finish_run(cfg)
     return load_classifier(cfg.run_dir)
+
+
+def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model, keras.Model]:
+    """The classifier, and the training model (augmentation + classifier) compiled for fitting."""
+    classifier = build_model(cfg)
+    model = build_training_model(classifier, cfg)
+    loss, metrics = loss_and_metrics(cfg)
+    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics)
+    return classifier, model
 
 
 def prepare_checkpoint(cfg: TrainConfig, resume: bool) -> dict | None:
