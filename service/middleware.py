@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from fastapi import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import error_response
@@ -133,14 +134,38 @@ class RequestMetricsMiddleware:
 def _route_template(scope: Scope, original_root_path: str) -> str:
     """The matched route's path, which routing records in the scope ("/predict", "/v1/models").
 
-    A mount (``/static``) records no route but extends ``root_path`` by its own path.
+    A mount (``/static``) records no route but extends ``root_path`` by its own path. A request
+    answered before routing (a 413 from the declared body size) is matched against the routes here.
     """
-    route = scope.get("route")
+    route = scope.get("route") or _matching_route(scope)
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if path:
         return str(path)
     mount_path = scope.get("root_path", "")[len(original_root_path) :]
     return mount_path or "unmatched"
+
+
+def _matching_route(scope: Scope) -> object | None:
+    """The app's route whose path matches the request's (any method), if any."""
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", []):
+        if route.matches(scope)[0] != Match.NONE:
+            return route
+    return None
+
+
+class TrailingSlash:
+    """Serve ``/predict/`` as ``/predict``: a client that adds a slash gets the answer, not a bare 307."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
+            # raw_path would still carry the slash; routing and URLs read "path".
+            scope = {**{k: v for k, v in scope.items() if k != "raw_path"}, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
 
 
 class PathBodyLimits:
