@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -29,12 +29,12 @@ HELP = "Facial expression recognition on this machine: analyse image files, serv
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
 
 
-class Detector(str, Enum):
+class Detector(StrEnum):
     haar = "haar"
     blazeface = "blazeface"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
 
