@@ -6,7 +6,6 @@ import asyncio
 import time
 
 from fastapi import HTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import error_response
@@ -135,23 +134,23 @@ def _route_template(scope: Scope, original_root_path: str) -> str:
     """The matched route's path, which routing records in the scope ("/predict", "/v1/models").
 
     A mount (``/static``) records no route but extends ``root_path`` by its own path. A request
-    answered before routing (a 413 from the declared body size) is matched against the routes here.
+    answered before routing (a 413 from its declared body size) counts under its path when that
+    is one of the API's.
     """
-    route = scope.get("route") or _matching_route(scope)
+    route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if path:
         return str(path)
     mount_path = scope.get("root_path", "")[len(original_root_path) :]
-    return mount_path or "unmatched"
+    if mount_path:
+        return mount_path
+    return scope["path"] if scope.get("path") in _api_paths(scope.get("app")) else "unmatched"
 
 
-def _matching_route(scope: Scope) -> object | None:
-    """The app's route whose path matches the request's (any method), if any."""
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        if route.matches(scope)[0] != Match.NONE:
-            return route
-    return None
+def _api_paths(app: object) -> set[str]:
+    """The paths of the app's OpenAPI schema (FastAPI builds it once and keeps it)."""
+    openapi = getattr(app, "openapi", None)
+    return set(openapi().get("paths", {})) if callable(openapi) else set()
 
 
 class TrailingSlash:
