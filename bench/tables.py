@@ -99,8 +99,7 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
         return ""
     public, private = q["publictest_accuracy"], q["privatetest_accuracy"]
     verdict = (
-        f"shipped as `{q.get('model_dir')}` (`latest` serves it; "
-        f"`FER_MODEL_VARIANT=float` serves the float model)"
+        f"shipped as `{q.get('model_dir')}` (`latest` serves it; `FER_MODEL_VARIANT=float` serves the float model)"
         if q["shipped"]
         else "not shipped"
     )

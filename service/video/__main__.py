@@ -90,7 +90,7 @@ def _frame_sink(reader: VideoReader, args: argparse.Namespace) -> Iterator[Frame
 
 
 def report(timeline: VideoTimeline, seconds: float) -> str:
-    """One line on what was found and how fast, e.g. for the README."""
+    """One line on what was found and how fast, e.g. for docs/video.md."""
     tracks = ", ".join(f"#{t.track_id} {t.emotion} {t.first_s:.1f}-{t.last_s:.1f} s" for t in timeline.tracks())
     speed = timeline.sampled_frames / seconds if seconds > 0 else 0.0
     return (

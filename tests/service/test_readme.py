@@ -52,7 +52,8 @@ def test_readme_quick_start_curl_gives_the_answer_it_shows(served: str) -> None:
     assert answer["model"] == shown["model"] and answer["image"] == shown["image"]
     assert len(answer["faces"]) == len(shown["faces"]) == 1
     for got, expected in zip(answer["faces"], shown["faces"], strict=True):
-        assert (got["box"], got["landmarks"], got["emotion"]) == (expected["box"], expected["landmarks"], expected["emotion"])
+        for key in ("box", "landmarks", "emotion"):
+            assert got[key] == expected[key], key
         assert_rounded(got["confidence"], expected["confidence"])
         for label, value in expected["probabilities"].items():
             assert_rounded(got["probabilities"][label], value)
