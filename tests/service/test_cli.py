@@ -121,3 +121,14 @@ def test_serve_subcommand_passes_its_options_as_settings(monkeypatch: pytest.Mon
     result = runner.invoke(app, ["serve", "--port", "8123", "--detector", "blazeface", "--version", "1.2.0"])
     assert result.exit_code == 0, result.output
     assert seen == {"port": 8123, "detector": "blazeface", "version": "1.2.0"}
+
+
+def test_the_fer_console_script_is_this_typer_app() -> None:
+    import tomllib
+
+    import typer
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["fer"] == "service.cli:app" and isinstance(app, typer.Typer)
+    listed = runner.invoke(app, ["--help"]).stdout
+    assert all(command in listed for command in ("analyze", "serve", "video"))
