@@ -19,11 +19,14 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from service.files import Row, columns, face_rows, iter_images
+
+if TYPE_CHECKING:
+    from service.library import FaceAnalyzer
 
 HELP = "Facial expression recognition on this machine: analyse image files, serve the API, analyse a video."
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
@@ -53,18 +56,28 @@ def analyze_files(
     """Analyse image files offline: one row per face found, and one per file that failed (its error column)."""
     from tqdm import tqdm
 
-    from service.library import FaceAnalyzer
-
-    analyzer = FaceAnalyzer(model=model, version=version, detector=detector.value if detector else None)
+    analyzer = _load_analyzer(model, version, detector)
     labels = analyzer.recognizer.labels
     files = list(iter_images(paths, recursive))
     progress = tqdm(files, unit="image", file=sys.stderr)
     rows = face_rows(progress, lambda path: analyzer.analyze(path, max_faces=max_faces), labels)
     with _output(out) as sink:
-        counts = write_rows(rows, sink, columns(labels), output_format)
-    faces, errors = counts
+        faces, errors = write_rows(rows, sink, columns(labels), output_format)
     typer.echo(f"{len(files)} images, {faces} faces, {errors} errors" + (f"; wrote {out}" if out else ""), err=True)
     raise typer.Exit(1 if errors else 0)
+
+
+def _load_analyzer(model: str | None, version: str | None, detector: Detector | None) -> FaceAnalyzer:
+    """The model and detectors, or exit status 2 with a one-line reason (a missing model, a bad setting)."""
+    from service.detection import DetectorLoadError
+    from service.library import FaceAnalyzer
+    from service.model_store import ModelLoadError
+
+    try:
+        return FaceAnalyzer(model=model, version=version, detector=detector.value if detector else None)
+    except (ModelLoadError, DetectorLoadError, ValueError) as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(2) from None
 
 
 def write_rows(rows: Iterable[Row], sink: TextIO, header: list[str], output_format: Format) -> tuple[int, int]:

@@ -132,3 +132,9 @@ def test_the_fer_console_script_is_this_typer_app() -> None:
     assert scripts["fer"] == "service.cli:app" and isinstance(app, typer.Typer)
     listed = runner.invoke(app, ["--help"]).stdout
     assert all(command in listed for command in ("analyze", "serve", "video"))
+
+
+def test_analyze_names_a_missing_model_in_one_line_with_status_2(astronaut_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(astronaut_path), "--model", "fer_missing"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: model fer_missing: no version with model.json")
