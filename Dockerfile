@@ -1,7 +1,7 @@
 # FER inference service: FastAPI + ONNX Runtime, no TensorFlow.
 #   docker build -t fer-service .
 #   docker run -p 8000:8000 fer-service
-# Override the baked-in model with a bind mount (see README, "Deployment and monitoring"):
+# Override the baked-in model with a bind mount (see deploy/README.md):
 #   docker run -p 8000:8000 -v "$PWD/model_store:/app/model_store:ro" -e FER_MODEL_VERSION=1.1.0 fer-service
 # tests/deploy/test_deploy_dockerfile.py replays the pip install and CMD lines below in a
 # fresh venv, so keep installs as plain `pip install` RUN lines and CMD in exec form.

@@ -179,11 +179,11 @@ eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector 
 stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json
 	$(PY) -m bench.stream_follow
 
-bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + README
+bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + docs/benchmarks.md
 	$(PY) -m bench.quantize
 	$(PY) -m bench
 
-load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + README
+load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + docs/benchmarks.md
 	$(PY) -m bench.load
 
 fuzz: install-dev ## the hardening fuzzers with hundreds of examples each (make test runs a few dozen)

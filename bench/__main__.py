@@ -1,4 +1,4 @@
-"""``python -m bench``: model, pipeline and service benchmarks into results/bench.json and the README.
+"""``python -m bench``: model, pipeline and service benchmarks into results/bench.json and docs/benchmarks.md.
 
     python -m bench                          # everything (about 2 minutes)
     python -m bench --parts service          # re-run one part, keeping the others' results
@@ -26,7 +26,7 @@ from bench.common import (
 from bench.compare import compare, float_source
 from bench.model import bench_models
 from bench.pipeline import stage_times
-from bench.report import targets, update_readme
+from bench.report import targets, update_page
 from bench.service_bench import bench_service
 from service.model_store import resolve_model_dir
 from service.settings import Settings
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run")
     parser.add_argument("--ort-threads", default="1", help="FER_ORT_INTRA_OP_THREADS of the benchmarked server")
     parser.add_argument("--note", default="", help="recorded with the results, e.g. why a model was used")
-    parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--quick", action="store_true", help="tiny durations: checks that everything runs")
     args = parser.parse_args()
     # Per timing loop: the model's batch sizes, then each pipeline stage.
@@ -92,8 +92,8 @@ def main() -> None:
         env = {"FER_ORT_INTRA_OP_THREADS": args.ort_threads}
         update_json(BENCH_JSON, "service", bench_service(env, limit, args.seconds, args.warmup))
     update_json(BENCH_JSON, "targets", targets(read_json(BENCH_JSON)))
-    if not args.no_readme:
-        update_readme()
+    if not args.no_docs:
+        update_page()
     print(f"results in {BENCH_JSON.relative_to(REPO_ROOT)}")
 
 

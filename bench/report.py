@@ -1,6 +1,6 @@
-"""Targets and the README "## Benchmarks" section, generated from results/bench.json and results/load.json.
+"""Targets and the "## Results" section of docs/benchmarks.md, generated from results/bench.json and results/load.json.
 
-python -m bench.report        # rewrite only the body of "## Benchmarks" in README.md
+python -m bench.report        # rewrite only the body of "## Results" in docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from bench import tables
 from bench.common import BENCH_JSON, LOAD_JSON, REPO_ROOT, read_json
 
-README = REPO_ROOT / "README.md"
-HEADING = "## Benchmarks"
+PAGE = REPO_ROOT / "docs" / "benchmarks.md"
+HEADING = "## Results"
 
 
 def _predict_row(bench: dict[str, Any], batching: str, concurrency: int) -> dict[str, Any] | None:
@@ -73,17 +73,17 @@ def section(bench: dict[str, Any], load: dict[str, Any]) -> str:
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def update_readme() -> None:
-    """Replace the body of README's "## Benchmarks" (up to the next "## " heading) with :func:`section`."""
-    text = README.read_text()
+def update_page() -> None:
+    """Replace the body of the page's "## Results" (up to the next "## " heading) with :func:`section`."""
+    text = PAGE.read_text()
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
     body = f"{HEADING}\n\n{section(read_json(BENCH_JSON), read_json(LOAD_JSON))}"
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no {HEADING!r} heading")
+        raise SystemExit(f"{PAGE} has no {HEADING!r} heading")
     # A blank line before the heading that follows, if any.
     after = pattern.sub(lambda m: body + ("\n" if m.end() < len(text) else ""), text, count=1)
-    README.write_text(after if after.endswith("\n") else after + "\n")
+    PAGE.write_text(after if after.endswith("\n") else after + "\n")
 
 
 if __name__ == "__main__":
-    update_readme()
+    update_page()

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make fuzz` runs the
-same tests with many more examples and bigger rounds; every limit is listed in the README's
-Hardening section):
+same tests with many more examples and bigger rounds; every limit is listed in the Hardening
+section of docs/configuration.md):
 
 - faults: a missing or corrupt model ends `python -m service` with a one-line message and exit
   status 2 (`tests/service/test_main.py`); clients that vanish mid-upload, mid-decode,
@@ -99,14 +99,13 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
         return ""
     public, private = q["publictest_accuracy"], q["privatetest_accuracy"]
     verdict = (
-        f"shipped as `{q.get('model_dir')}` (serve it with `FER_MODEL_VERSION={q['int8_version']}`; "
-        f"`latest` stays the float model)"
+        f"shipped as `{q.get('model_dir')}` (`latest` serves it; `FER_MODEL_VARIANT=float` serves the float model)"
         if q["shipped"]
         else "not shipped"
     )
     return (
         f"\n\nINT8 (static QDQ, per-channel int8 weights in a 7-bit range, int8 activations calibrated on 300 "
-        f"Training faces, `python -m bench.quantize`, see [Model](#model)): "
+        f"Training faces, `python -m bench.quantize`, see [Models](models.md)): "
         f"PublicTest accuracy {public['float']:.2f} % float vs {public['int8']:.2f} % "
         f"int8, a drop of {q['publictest_drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}; "
         f"PrivateTest {private['float']:.2f} % vs {private['int8']:.2f} %."

@@ -70,6 +70,12 @@ class _Located:
     image: DecodedImage | None
 
 
+def capped_options(options: DetectOptions | None, max_faces: int) -> DetectOptions:
+    """The client's options with at most ``max_faces`` faces (``FER_MAX_FACES``), whatever it asked for."""
+    options = options or DetectOptions()
+    return replace(options, max_faces=min(options.max_faces or max_faces, max_faces))
+
+
 class InFlight:
     """Counts images in the pipeline; at ``limit`` new ones are refused (503) instead of queueing."""
 
@@ -143,10 +149,7 @@ class ImageAnalyzer:
             slot.drop()
 
     def _capped(self, options: DetectOptions | None) -> DetectOptions:
-        """The client's options with at most ``max_faces`` faces, whatever it asked for."""
-        options = options or DetectOptions()
-        limit = min(options.max_faces or self.settings.max_faces, self.settings.max_faces)
-        return replace(options, max_faces=limit)
+        return capped_options(options, self.settings.max_faces)
 
     async def _analyse(
         self, slot: Lease, data: bytes, content_type: str | None, options: DetectOptions, annotated: bool

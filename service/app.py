@@ -19,6 +19,7 @@ from functools import partial
 import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from service.analysis import ImageAnalyzer, InFlight
 from service.api.routes import api_router
@@ -28,7 +29,7 @@ from service.detectors import Detector, load_detectors
 from service.errors import register_error_handlers
 from service.inference import CropPolicy, EmotionRecognizer
 from service.metrics import Metrics
-from service.middleware import PathBodyLimits, RequestMetricsMiddleware
+from service.middleware import PathBodyLimits, RequestMetricsMiddleware, TrailingSlash
 from service.model_store import ModelCard, create_session, open_model
 from service.refining import CropRefiner
 from service.request_ids import add_request_id_middleware
@@ -62,7 +63,7 @@ class LoadedModel:
 
 def load_model(settings: Settings) -> LoadedModel:
     """Open and verify the configured model and the face detectors (blocking; raises ModelLoadError)."""
-    card = open_model(settings.model_store, settings.model_name, settings.model_version)
+    card = open_model(settings.model_store, settings.model_name, settings.model_version, settings.model_variant)
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
     detectors = load_detectors(settings)
     crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
@@ -132,7 +133,8 @@ def _on_worker_death(app: FastAPI, cause: BaseException) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; the model is loaded when its lifespan starts (``settings`` default: from the environment)."""
     settings = settings or Settings()
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package: no CDN.
+    app = FastAPIOffline(
         title="FER service",
         summary="Facial expression recognition for photos and webcam streams",
         description=DESCRIPTION,
@@ -158,5 +160,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={VIDEO_PATH: settings.max_video_bytes},
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(TrailingSlash)  # outside the metrics: /predict/ counts as /predict
     add_request_id_middleware(app)
     return app

@@ -11,6 +11,7 @@ the EXIF orientation applied to the final uint8 array rather than to a full-size
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,10 @@ KNOWN_OTHER_TYPES = {
     b"PK\x03\x04": "ZIP",
     b"\x00\x00\x00\x0cjP": "JPEG 2000",
 }
-NON_IMAGE_MEDIA_PREFIXES = ("text/", "application/pdf", "application/json", "application/zip", "video/", "audio/")
+NON_IMAGE_MEDIA_PREFIXES = ("text/", "application/pdf", "application/json", "application/zip", "audio/")
+VIDEO_HINT = "send videos to /predict/video"
+# Pillow's own decompression-bomb message names its pixel count; the service answers with its own limit.
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 EXIF_ORIENTATION = 0x0112
 # Bytes per pixel of Pillow's decoded image, by mode (anything unlisted is counted as 4).
 MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "RGB": 3}
@@ -82,7 +86,7 @@ def open_image(data: bytes, max_pixels: int, content_type: str | None = None) ->
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageError(413, f"image has too many pixels ({exc})") from exc
+        raise _too_many_pixels(str(exc), max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _unidentified_error(data) from exc
     if image.format not in SUPPORTED_FORMATS:
@@ -95,12 +99,40 @@ def open_image(data: bytes, max_pixels: int, content_type: str | None = None) ->
     return image
 
 
+def _too_many_pixels(pillow_message: str, max_pixels: int) -> ImageError:
+    """The service's pixel-limit sentence for an image Pillow refused to open as a decompression bomb.
+
+    Pillow refuses above twice its MAX_IMAGE_PIXELS before the service sees the size; such an image
+    is over ``max_pixels`` too (the setting is capped below Pillow's limit).
+    """
+    found = _BOMB_PIXELS.search(pillow_message)
+    size = f"{found.group(1)} pixels" if found else "more pixels than Pillow opens"
+    return ImageError(413, f"image is {size}, more than the {max_pixels} allowed")
+
+
 def _reject_declared_non_image(content_type: str | None) -> None:
+    if content_type and content_type.lower().startswith("video/"):
+        raise ImageError(415, f"this is a video ({content_type}), not an image: {VIDEO_HINT}")
     if content_type and content_type.lower().startswith(NON_IMAGE_MEDIA_PREFIXES):
         raise ImageError(415, f"unsupported media type {content_type}: {SUPPORTED_HINT}")
 
 
+def sniff_container(head: bytes) -> str | None:
+    """The video container named by a file's first 12 bytes, if it is one this service reads."""
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide"):
+        return "MP4/MOV"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "WebM/MKV"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
+
+
 def _unidentified_error(data: bytes) -> ImageError:
+    """Why Pillow could not open the bytes: a video, another known type, text, or a corrupt image."""
+    container = sniff_container(data[:12])
+    if container is not None:
+        return ImageError(415, f"this is a video ({container}), not an image: {VIDEO_HINT}")
     for magic, kind in KNOWN_OTHER_TYPES.items():
         if data.startswith(magic):
             return ImageError(415, f"unsupported file type {kind}: {SUPPORTED_HINT}")

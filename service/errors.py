@@ -27,8 +27,29 @@ def error_response(status_code: int, detail: str, headers: Mapping[str, str] | N
     return JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
 
 
+# The upload fields: a client that sent a raw body or another field name is told how to send one.
+UPLOAD_ADVICE = {
+    "file": "send the {what} as multipart form data in the field `file`, e.g. curl -F file=@{example} {url}",
+    "files": "send the images as multipart form data, each in a field named `files`, "
+    "e.g. curl -F files=@a.jpg -F files=@b.png {url}",
+}
+
+
+def describe_missing_upload(exc: RequestValidationError, url: str) -> str | None:
+    """What to do when the upload field is missing (a raw body, a wrong field name), else None."""
+    for error in exc.errors():
+        location = tuple(error.get("loc", ()))
+        if error.get("type") == "missing" and len(location) == 2 and location[0] == "body":
+            advice = UPLOAD_ADVICE.get(str(location[1]))
+            if advice is not None:
+                video = url.rstrip("/").endswith("/video")
+                what, example = ("video", "clip.mp4") if video else ("image", "photo.jpg")
+                return f"no upload found: {advice.format(what=what, example=example, url=url)}"
+    return None
+
+
 def describe_validation_error(exc: RequestValidationError) -> str:
-    """FastAPI's error list as one line, e.g. ``body.file: Field required``."""
+    """FastAPI's error list as one line, e.g. ``query.max_faces: Input should be greater than or equal to 1``."""
     parts = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error.get("loc", ()))
@@ -38,13 +59,17 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, describe_validation_error(exc))
+    url = str(request.url.replace(query=""))
+    return error_response(422, describe_missing_upload(exc, url) or describe_validation_error(exc))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     """404, 405, the body limit's 413 and the not-loaded 503: FastAPI's answer plus the request id."""
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), exc.headers)
+    detail = str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no such path: {request.url.path}; the API's paths are listed at /docs"
+    return error_response(exc.status_code, detail, exc.headers)
 
 
 async def handle_image_error(request: Request, exc: Exception) -> JSONResponse:

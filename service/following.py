@@ -18,7 +18,7 @@ from service.detection import Box
 from service.detectors import Detector
 
 # A followed face is searched at about this size: enough for either detector (Haar's window is
-# 20 px, BlazeFace sees the region at 128 px), and the smaller, the cheaper Haar's search (README).
+# 20 px, BlazeFace sees the region at 128 px), and the smaller, the cheaper Haar's search (docs/detectors.md).
 FACE_PX = 48
 SAME_FACE_IOU = 0.5  # two followed boxes overlapping this much found the same face
 

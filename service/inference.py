@@ -151,7 +151,7 @@ class EmotionRecognizer:
     def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
         """Crop every box (framed, aligned, refined), apply the shared preprocessing -> float32 (N, size, size, 1)."""
         framing = detector.framing if self.crops.frame else NO_FRAMING
-        # The refiner levels the face itself: starting from the eye line instead measured worse (README).
+        # The refiner levels the face itself: starting from the eye line instead measured worse (docs/detectors.md).
         align = self.crops.align and self.refiner is None
         return self._crops_to_input(cut_crops(image, boxes, framing, align, self.refiner))
 

@@ -133,14 +133,38 @@ class RequestMetricsMiddleware:
 def _route_template(scope: Scope, original_root_path: str) -> str:
     """The matched route's path, which routing records in the scope ("/predict", "/v1/models").
 
-    A mount (``/static``) records no route but extends ``root_path`` by its own path.
+    A mount (``/static``) records no route but extends ``root_path`` by its own path. A request
+    answered before routing (a 413 from its declared body size) counts under its path when that
+    is one of the API's.
     """
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if path:
         return str(path)
     mount_path = scope.get("root_path", "")[len(original_root_path) :]
-    return mount_path or "unmatched"
+    if mount_path:
+        return mount_path
+    return scope["path"] if scope.get("path") in _api_paths(scope.get("app")) else "unmatched"
+
+
+def _api_paths(app: object) -> set[str]:
+    """The paths of the app's OpenAPI schema (FastAPI builds it once and keeps it)."""
+    openapi = getattr(app, "openapi", None)
+    return set(openapi().get("paths", {})) if callable(openapi) else set()
+
+
+class TrailingSlash:
+    """Serve ``/predict/`` as ``/predict``: a client that adds a slash gets the answer, not a bare 307."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
+            # raw_path would still carry the slash; routing and URLs read "path".
+            scope = {**{k: v for k, v in scope.items() if k != "raw_path"}, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
 
 
 class PathBodyLimits:

@@ -75,8 +75,12 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     return (*((2, int(p)) if p.isdigit() else (0, p) for p in parts), (1, ""))
 
 
-def resolve_model_dir(store: Path, name: str, version: str) -> Path:
-    """The folder of ``name``/``version``; "latest" picks the highest version that has a card."""
+def resolve_model_dir(store: Path, name: str, version: str, variant: str = "float") -> Path:
+    """The folder of ``name``/``version``; "latest" picks the highest version that has a card.
+
+    With ``variant="int8"``, "latest" picks that release's ``<version>-int8`` folder instead when it
+    has a card (a quantized variant sorts below its release, so the highest version is the release).
+    """
     model_root = store / name
     if version != "latest":
         folder = model_root / version
@@ -86,7 +90,9 @@ def resolve_model_dir(store: Path, name: str, version: str) -> Path:
     versions = [d for d in model_root.glob("*") if (d / CARD_FILE).is_file()] if model_root.is_dir() else []
     if not versions:
         raise ModelLoadError(f"model {name}: no version with {CARD_FILE} under {model_root}")
-    return max(versions, key=lambda d: version_key(d.name))
+    highest = max(versions, key=lambda d: version_key(d.name))
+    preferred = model_root / f"{highest.name}-{variant}"
+    return preferred if variant != "float" and (preferred / CARD_FILE).is_file() else highest
 
 
 def sha256_of(path: Path) -> str:
@@ -170,6 +176,6 @@ def create_session(model: ModelCard, intra_op_threads: int = 0, inter_op_threads
     return session
 
 
-def open_model(store: Path, name: str, version: str) -> ModelCard:
+def open_model(store: Path, name: str, version: str, variant: str = "float") -> ModelCard:
     """Resolve and verify a model; raises :class:`ModelLoadError` with a one-line reason."""
-    return load_model_card(resolve_model_dir(store, name, version))
+    return load_model_card(resolve_model_dir(store, name, version, variant))

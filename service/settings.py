@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
 DetectorName = Literal["haar", "blazeface"]
+ModelVariant = Literal["int8", "float"]
+# Pillow refuses to open images over twice its MAX_IMAGE_PIXELS (89,478,485) as decompression
+# bombs before their size can be checked; the pixel limit stays below that.
+PILLOW_REFUSED_PIXELS = 2 * 89_478_485
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,11 @@ class Settings(BaseSettings):
     model_store: Path = Field(default=Path("model_store"), description="folder holding <name>/<version>/model.json")
     model_name: str = Field(default="fer_cnn", min_length=1)
     model_version: str = Field(default="latest", description='a version folder name, or "latest" for the highest one')
+    # fer_cnn 1.2.0's int8 variant lost 0.08 points on PublicTest and classifies 828.3 faces/s at batch 32
+    # against the float model's 224.0 (docs/benchmarks.md), so "latest" serves it unless told "float".
+    model_variant: ModelVariant = Field(
+        default="int8", description='with "latest": serve the highest release\'s <version>-int8 folder if it has one'
+    )
 
     # Server
     host: str = "127.0.0.1"
@@ -53,10 +62,12 @@ class Settings(BaseSettings):
         default=64, ge=1, description="images being decoded, detected or classified at once before requests get 503"
     )
 
-    # Input limits: every one a hostile client could push against (README, "Hardening").
+    # Input limits: every one a hostile client could push against (docs/configuration.md, "Hardening").
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="request body (and stream frame) limit")
     # 25 MP covers 6000x4000 camera photos; a decoded 25 MP RGBA PNG alone takes ~170 MB.
-    max_pixels: int = Field(default=25_000_000, ge=1, description="width x height limit, checked from the image header")
+    max_pixels: int = Field(
+        default=25_000_000, ge=1, le=PILLOW_REFUSED_PIXELS, description="width x height limit, from the image header"
+    )
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
     max_faces: int = Field(
         default=32, ge=1, description="faces classified per image (the largest); one inference batch"
@@ -88,19 +99,19 @@ class Settings(BaseSettings):
         default=4, ge=1, description="the copy keeps at least 1/N of the original side, so big photos keep their faces"
     )
 
-    # Which detector finds the faces (README, "Choosing a face detector"). Haar stays the default;
+    # Which detector finds the faces (docs/detectors.md, "When to choose which"). Haar stays the default;
     # BlazeFace finds tilted, partly covered and small faces with less CPU and gives landmarks.
     detector: DetectorName = Field(default="haar", description="haar (OpenCV cascade) or blazeface (ONNX)")
     detector_store: Path | None = Field(
         default=None,
         description="folder of the detector cards and BlazeFace ONNX files (default: <model_store>/face_detectors)",
     )
-    # Short range with 2x2 tiles found more planted faces than full range, at less CPU (README).
+    # Short range with 2x2 tiles found more planted faces than full range, at less CPU (docs/detectors.md).
     blazeface_range: Literal["short", "full"] = Field(
         default="short", description="short: 128 px input, faces near the camera; full: 192 px input"
     )
     # MediaPipe keeps 0.5; on the planted scenes 0.6 cut false detections from 46 to 4 per 200
-    # scenes for 7 % fewer faces found (README, "Choosing a face detector").
+    # scenes for 7 % fewer faces found (docs/detectors.md, "When to choose which").
     blazeface_min_score: float = Field(default=0.6, gt=0.0, lt=1.0, description="lowest face score kept")
     blazeface_nms_iou: float = Field(default=0.3, gt=0.0, le=1.0, description="overlap above which boxes merge")
     blazeface_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one BlazeFace run")
@@ -124,7 +135,7 @@ class Settings(BaseSettings):
 
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
-    # each limit bounds what one upload can take (README, "Hardening").
+    # each limit bounds what one upload can take (docs/configuration.md, "Hardening").
     max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="video upload limit (bytes)")
     max_video_duration_s: float = Field(default=120.0, gt=0, description="longest video accepted (seconds)")
     max_video_frames: int = Field(default=7200, ge=1, description="most frames decoded per video, sampled or not")
@@ -140,7 +151,7 @@ class Settings(BaseSettings):
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
     )
     # Following faces (service.following): between full-frame searches each face is re-detected
-    # in a region around its last box, a fraction of the CPU of a whole-frame search (README).
+    # in a region around its last box, a fraction of the CPU of a whole-frame search (docs/detectors.md).
     stream_follow_faces: bool = Field(default=True, description="re-detect stream faces near their last boxes")
     stream_full_detect_every: int = Field(
         default=15, ge=1, description="search the whole frame every N frames (and whenever a face is lost)"

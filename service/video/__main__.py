@@ -25,7 +25,7 @@ from service.inference import DetectOptions
 from service.model_store import ModelLoadError
 from service.settings import Settings
 from service.video.pipeline import FrameCallback, analyse_video, standalone_analyzer
-from service.video.plot import save_timeline_plot
+from service.video.plot import INSTALL_HINT, save_timeline_plot
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
 from service.video.writer import FOURCC_BY_SUFFIX, AnnotatedVideo
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.annotated and args.annotated.suffix.lower() not in FOURCC_BY_SUFFIX:
         parser.error(f"--annotated: write one of {', '.join(FOURCC_BY_SUFFIX)}")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        parser.error("--plot needs matplotlib: pip install 'fer-service[video]'")
+        parser.error(INSTALL_HINT)
     return args
 
 
@@ -90,7 +90,7 @@ def _frame_sink(reader: VideoReader, args: argparse.Namespace) -> Iterator[Frame
 
 
 def report(timeline: VideoTimeline, seconds: float) -> str:
-    """One line on what was found and how fast, e.g. for the README."""
+    """One line on what was found and how fast, e.g. for docs/video.md."""
     tracks = ", ".join(f"#{t.track_id} {t.emotion} {t.first_s:.1f}-{t.last_s:.1f} s" for t in timeline.tracks())
     speed = timeline.sampled_frames / seconds if seconds > 0 else 0.0
     return (

@@ -22,6 +22,8 @@ COLORS = {
     "surprise": "#f76b15",
     "neutral": "#8b8d98",
 }
+# The video extra, installed into the checkout's editable install (as the README says), not over it.
+INSTALL_HINT = "--plot needs matplotlib (the video extra): pip install -e '.[video]' in the checkout"
 MAX_TRACKS = 6  # the longest tracks; very short ones are mostly passers-by and false detections
 
 
@@ -49,7 +51,11 @@ def timeline_figure(timeline: VideoTimeline, title: str = "", max_tracks: int = 
 
 
 def _plot_track(ax: Axes, rows: list[TimelineRow], labels: tuple[str, ...], gap_s: float) -> None:
-    """Probability lines, broken where the face was missing for more than ``gap_s``."""
+    """Probability lines, broken where the face was missing for more than ``gap_s``.
+
+    Each point also gets a small marker: a run of one point (a track seen once, or once between
+    gaps) has no line to draw and would otherwise leave its panel empty.
+    """
     times: list[float] = []
     values: dict[str, list[float]] = {label: [] for label in labels}
     for row in rows:
@@ -61,7 +67,7 @@ def _plot_track(ax: Axes, rows: list[TimelineRow], labels: tuple[str, ...], gap_
         for label in labels:
             values[label].append(row.face.probabilities[label])
     for label in labels:
-        ax.plot(times, values[label], color=COLORS.get(label), label=label, lw=1.5)
+        ax.plot(times, values[label], color=COLORS.get(label), label=label, lw=1.5, marker="o", markersize=2.5)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
 
@@ -71,5 +77,5 @@ def save_timeline_plot(timeline: VideoTimeline, path: Path, title: str = "") -> 
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise RuntimeError("--plot needs matplotlib: pip install 'fer-service[video]'") from exc
+        raise RuntimeError(INSTALL_HINT) from exc
     timeline_figure(timeline, title).savefig(path, dpi=100)

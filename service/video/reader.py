@@ -19,7 +19,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from service.decoding import ImageError
+from service.decoding import ImageError, sniff_container
 
 SUPPORTED_HINT = "send MP4, MOV, WebM, MKV or AVI"
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
@@ -69,17 +69,6 @@ class SampledFrame:
 def is_truncated(info: VideoInfo, decoded: int) -> bool:
     """Whether ``decoded`` frames fall well short of the frame count the container declares."""
     return info.frame_count - decoded > MISSING_FRAMES_TOLERATED
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The container named by a file's first 12 bytes, if it is one this service reads."""
-    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide"):
-        return "MP4/MOV"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "WebM/MKV"
-    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return "AVI"
-    return None
 
 
 def check_upload(head: bytes, content_type: str | None) -> None:

@@ -1,7 +1,7 @@
 """Clips with known expressions: face images pasted into frames in a planned order.
 
 The tests plant FER-2013 faces that the committed model classifies confidently and check that
-the timeline follows them; the README's timeline plot is a run on such a clip. Each person has
+the timeline follows them; the timeline plot of docs/video.md is a run on such a clip. Each person has
 a column of the frame; faces sway a few pixels from frame to frame, so tracking has motion to
 follow.
 """
@@ -131,7 +131,7 @@ def load_faces(folder: Path, labels: Iterable[str]) -> dict[str, list[np.ndarray
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m service.video.synthetic OUT.mp4: the README's demo clip from the committed FER-2013 sample."""
+    """python -m service.video.synthetic OUT.mp4: the demo clip of docs/video.md from the committed FER-2013 sample."""
     import argparse
 
     from service.app import load_model

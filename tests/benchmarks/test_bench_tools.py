@@ -95,13 +95,22 @@ def test_targets_mark_each_goal_met_or_not() -> None:
     assert [t["met"] for t in report.targets({})] == [None, None, None, None]
 
 
-def test_update_readme_replaces_only_the_benchmarks_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# FER\n\n## API\n\nkept\n\n## Benchmarks\n\nold numbers\n\n## Later\n\nkept too\n")
-    monkeypatch.setattr(report, "README", readme)
+def test_update_page_replaces_only_the_results_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\nhow\n\n## Results\n\nold numbers\n\n## Later\n\nkept too\n")
+    monkeypatch.setattr(report, "PAGE", page)
     monkeypatch.setattr(report, "section", lambda bench, load: "new numbers\n")
-    report.update_readme()
-    assert readme.read_text() == "# FER\n\n## API\n\nkept\n\n## Benchmarks\n\nnew numbers\n\n## Later\n\nkept too\n"
+    report.update_page()
+    assert page.read_text() == "# Benchmarks\n\nhow\n\n## Results\n\nnew numbers\n\n## Later\n\nkept too\n"
+
+
+def test_the_committed_results_section_is_what_the_results_files_give() -> None:
+    """docs/benchmarks.md carries exactly the figures of results/bench.json and results/load.json."""
+    from bench.common import BENCH_JSON, LOAD_JSON, read_json
+
+    text = report.PAGE.read_text()
+    body = text.split(f"{report.HEADING}\n\n", 1)[1]
+    assert body == report.section(read_json(BENCH_JSON), read_json(LOAD_JSON))
 
 
 def test_parameters_counts_weights_but_not_quantization_constants(tmp_path: Path) -> None:

@@ -44,8 +44,8 @@ def _isolate_from_fer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The newest committed version of fer_cnn (the real model, 1.2.0 now)."""
-    return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest")
+    """The committed fer_cnn folder the service serves by default (1.2.0-int8 now: latest, int8 variant)."""
+    return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest", Settings.model_fields["model_variant"].default)
 
 
 @pytest.fixture(scope="session")

@@ -73,3 +73,10 @@ def test_service_modules_import_neither_tensorflow_nor_training() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_lifespan_serves_the_int8_variant_by_default_and_the_float_model_by_setting(make_settings) -> None:  # type: ignore[no-untyped-def]
+    for variant, version in (("int8", "1.2.0-int8"), ("float", "1.2.0")):
+        with TestClient(create_app(make_settings(model_variant=variant))) as client:
+            assert client.get("/v1/models").json()["models"][0]["version"] == version
+    assert make_settings().model_variant == "int8"

@@ -1,12 +1,13 @@
 """``python -m service.client``: prints the faces of image files and folders."""
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from service.client import iter_images, main
+from service.client import default_url, main
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,28 @@ def test_client_reports_bad_files_and_exits_1(
     assert '"faces": [{"box"' in captured.out
 
 
-def test_iter_images_expands_folders_to_image_files(tmp_path: Path) -> None:
-    for name in ("b.jpg", "a.PNG", "readme.md", "sub/c.webp"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    assert [p.relative_to(tmp_path).as_posix() for p in iter_images([tmp_path])] == ["a.PNG", "b.jpg", "sub/c.webp"]
+def test_client_walks_subfolders_only_when_asked(
+    server_url: str, tmp_path: Path, astronaut_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "sub").mkdir()
+    shutil.copy(astronaut_path, tmp_path / "top.png")
+    shutil.copy(astronaut_path, tmp_path / "sub" / "deep.png")
+    assert main([str(tmp_path), "--url", server_url]) == 0
+    shallow = capsys.readouterr().out
+    assert "top.png: 1 face" in shallow and "deep.png" not in shallow
+    assert main([str(tmp_path), "--url", server_url, "--recursive"]) == 0
+    assert "deep.png: 1 face" in capsys.readouterr().out
+
+
+def test_client_sends_the_detector_asked_for(
+    server_url: str, astronaut_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(astronaut_path), "--url", server_url, "--json", "--detector", "blazeface"]) == 0
+    face = json.loads(capsys.readouterr().out)["faces"][0]
+    assert set(face["landmarks"]) >= {"right_eye", "left_eye"}  # only BlazeFace finds landmarks
+
+
+def test_default_url_comes_from_fer_url_or_fer_port() -> None:
+    assert default_url({}) == "http://127.0.0.1:8000"
+    assert default_url({"FER_PORT": "8081"}) == "http://127.0.0.1:8081"
+    assert default_url({"FER_URL": "http://fer.internal:9000", "FER_PORT": "8081"}) == "http://fer.internal:9000"

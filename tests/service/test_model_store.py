@@ -97,3 +97,16 @@ def test_open_model_returns_a_usable_card(model_dir: Path) -> None:
     card = open_model(model_dir.parent.parent, "fer_cnn", model_dir.name)
     session = create_session(card, 1, 1)
     assert [i.name for i in session.get_inputs()] == ["face"]
+
+
+def test_resolve_latest_with_the_int8_variant_picks_the_highest_release_s_int8_folder(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    for version in ("1.1.0", "1.1.0-int8", "1.2.0", "1.2.0-int8", "1.3.0"):
+        copy_model(model_dir, tmp_path, version)
+    assert resolve_model_dir(tmp_path, "fer_cnn", "latest").name == "1.3.0"  # float: the highest release
+    # 1.3.0 has no int8 variant: it is served as it is rather than an older release's variant.
+    assert resolve_model_dir(tmp_path, "fer_cnn", "latest", variant="int8").name == "1.3.0"
+    shutil.rmtree(tmp_path / "fer_cnn" / "1.3.0")
+    assert resolve_model_dir(tmp_path, "fer_cnn", "latest", variant="int8").name == "1.2.0-int8"
+    assert resolve_model_dir(tmp_path, "fer_cnn", "1.2.0", variant="int8").name == "1.2.0"  # a pinned version is kept

@@ -12,7 +12,7 @@ from service.settings import Settings
 def test_settings_defaults_match_the_documented_values() -> None:
     settings = Settings()
     assert settings.model_store == Path("model_store")
-    assert (settings.model_name, settings.model_version) == ("fer_cnn", "latest")
+    assert (settings.model_name, settings.model_version, settings.model_variant) == ("fer_cnn", "latest", "int8")
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert (settings.max_batch_size, settings.max_wait_ms, settings.max_queue) == (32, 5.0, 256)
     assert settings.max_body_bytes == 10 * 1024 * 1024
@@ -76,9 +76,22 @@ LIMITS = [
 ]
 
 
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def documented_rows(text: str) -> dict[str, str]:
+    """``FER_X`` -> default, from the settings tables' rows (``| `FER_A` / `FER_B` | `1` / `2` |`` gives both)."""
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| `FER_")]
+    documented = {}
+    for names, defaults in rows:
+        pairs = zip(names.split(" / "), defaults.split(" / "), strict=False) if " / " in names else [(names, defaults)]
+        documented.update({name.strip(" `"): default.strip(" `") for name, default in pairs})
+    return documented
+
+
 def readme_hardening_defaults() -> dict[str, str]:
-    """``FER_X`` -> default, from the table of the README's Hardening section."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """``FER_X`` -> default, from the table of the Hardening section of docs/configuration.md."""
+    text = CONFIGURATION.read_text()
     section = text.split("\n## Hardening\n", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `FER_")]
     return {name.strip(" `"): default.strip(" `") for name, default in rows}
@@ -133,9 +146,7 @@ DETECTOR_SETTINGS = [
 
 
 def test_settings_detector_settings_are_documented_with_their_defaults() -> None:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| `FER_")]
-    documented = {name.strip(" `"): default.strip(" `") for name, default in rows}
+    documented = documented_rows(CONFIGURATION.read_text())
     for name in DETECTOR_SETTINGS:
         default = Settings.model_fields[name].get_default()
         shown = (
@@ -153,3 +164,10 @@ def test_settings_detector_settings_are_documented_with_their_defaults() -> None
 def test_settings_reject_refine_passes_out_of_range(passes: int) -> None:
     with pytest.raises(ValidationError):
         Settings(refine_passes=passes)
+
+
+def test_settings_every_field_has_a_row_in_the_configuration_page() -> None:
+    documented = documented_rows(CONFIGURATION.read_text())
+    missing = [f"FER_{name.upper()}" for name in Settings.model_fields if f"FER_{name.upper()}" not in documented]
+    assert missing == []
+    assert documented["FER_MODEL_VARIANT"] == Settings().model_variant == "int8"

@@ -81,3 +81,20 @@ def test_read_metrics_counts_stream_frames(client: TestClient, astronaut_path: P
     dropped = value(after, "fer_stream_frames_dropped_total") - value(before, "fer_stream_frames_dropped_total")
     assert 0 <= dropped < 5
     assert value(after, "fer_open_streams") == 0
+
+
+def test_read_metrics_has_no_created_series(client: TestClient, astronaut_path: Path) -> None:
+    client.post("/predict", files={"file": ("a.png", astronaut_path.read_bytes())})
+    text = client.get("/metrics").text
+    assert "fer_requests_total{" in text
+    assert "_created" not in text
+
+
+def test_read_metrics_counts_a_declared_oversized_body_under_its_endpoint(make_client, astronaut_path: Path) -> None:
+    with make_client(max_body_bytes=50_000) as small:
+        before = samples(small)
+        assert small.post("/predict", files={"file": ("a.png", astronaut_path.read_bytes())}).status_code == 413
+        after = samples(small)
+    labels = {"endpoint": "/predict", "status": "413"}
+    assert value(after, "fer_requests_total", **labels) - value(before, "fer_requests_total", **labels) == 1
+    assert value(after, "fer_requests_total", endpoint="unmatched", status="413") == 0

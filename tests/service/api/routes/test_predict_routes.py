@@ -94,7 +94,8 @@ def test_predict_image_without_detection_matches_the_training_path(
     pre = PreprocessConfig.from_dict(card.metadata["preprocessing"])
     face = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     session = ort.InferenceSession(str(card.onnx_path), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {"face": to_model_input(preprocess_face(face, pre)[None], pre)})[0][0]
+    raw = session.run(None, {"face": to_model_input(preprocess_face(face, pre)[None], pre)})[0][0].astype(np.float64)
+    expected = raw / raw.sum()  # the served int8 graph's output sums to 1 only within its quantization step
 
     [served] = post_image(client, path.read_bytes(), name=path.name, detect="false")["faces"]
 
