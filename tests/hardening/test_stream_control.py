@@ -111,9 +111,8 @@ def test_stream_survives_fuzzed_text_messages(shared_server: str) -> None:
 
 def test_idle_stream_is_closed_and_its_slot_freed() -> None:
     with serve_in_thread(max_streams=1, stream_idle_timeout_s=0.5) as (base_url, _app):
-        with connect(stream_url(base_url)) as idle:
-            with pytest.raises(ConnectionClosed) as closed:
-                idle.recv(timeout=30)
+        with connect(stream_url(base_url)) as idle, pytest.raises(ConnectionClosed) as closed:
+            idle.recv(timeout=30)
         wait_until(lambda: gauges(base_url)["fer_open_streams"] == 0)
         with connect(stream_url(base_url)) as again:  # the one slot is free again
             _, frame = replies_until_the_next_frame(again)
