@@ -124,23 +124,32 @@ class ImageAnalyzer:
         finally:
             slot.drop()
 
-    async def recognise(self, gray: np.ndarray, options: DetectOptions | None = None) -> Recognition:
-        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches."""
+    async def recognise(
+        self, gray: np.ndarray, options: DetectOptions | None = None, memory: Lease | None = None
+    ) -> Recognition:
+        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches.
+
+        ``memory``: a reservation that already covers this frame (a video's, made for all its
+        frames at once: a job holding memory while it waits for more could deadlock another).
+        """
         slot = self.in_flight.acquire()
         try:
-            height, width = gray.shape[:2]
-            # The frame's pixels exist already (the video reader holds a few); count them with the search's memory.
             capped = self._capped(options)
-            search = self.recognizer.detector_for(capped).working_bytes(height, width)
-            memory = await self._reserve(gray.nbytes + search)
+            own = memory is None
+            memory = memory or await self.reserve_memory(self.frame_bytes(gray.shape[0], gray.shape[1], capped))
             try:
                 work = partial(self._locate_frame, gray, capped)
                 located = await run_holding([slot, memory], self.executor, work)
             finally:
-                memory.drop()
+                if own:
+                    memory.drop()
             return await self._classify(located)
         finally:
             slot.drop()
+
+    def frame_bytes(self, height: int, width: int, options: DetectOptions | None = None) -> int:
+        """The memory of a decoded grayscale frame being analysed: its pixels and the face search's."""
+        return height * width + self.recognizer.detector_for(self._capped(options)).working_bytes(height, width)
 
     def _capped(self, options: DetectOptions | None) -> DetectOptions:
         """The client's options with at most ``max_faces`` faces, whatever it asked for."""
@@ -157,7 +166,7 @@ class ImageAnalyzer:
             [slot], self.executor, partial(open_image, data, self.settings.max_pixels, content_type)
         )
         width, height = header.size
-        memory = await self._reserve(
+        memory = await self.reserve_memory(
             decoded_bytes(header, annotated) + self.recognizer.detector_for(options).working_bytes(height, width)
         )
         try:
@@ -174,7 +183,8 @@ class ImageAnalyzer:
         total_ms = 1000 * (time.perf_counter() - began)
         return ImageAnalysis(located.width, located.height, recognition, located.decode_ms, total_ms, jpeg)
 
-    async def _reserve(self, amount: int) -> Lease:
+    async def reserve_memory(self, amount: int) -> Lease:
+        """A lease on ``amount`` bytes of the decode budget; QueueFullError (503) if none is free in time."""
         try:
             return await self.budget.reserve(amount, self.settings.decode_wait_s)
         except BudgetTimeoutError as exc:
