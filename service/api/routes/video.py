@@ -18,7 +18,7 @@ from service.analysis import ImageAnalyzer
 from service.api.deps import AnalyzerDep, SettingsDep, VideoJobsDep
 from service.inference import DetectOptions
 from service.schemas import ErrorResponse, ModelRef
-from service.settings import DetectorName, Settings
+from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
 from service.video.pipeline import analyse_video
 from service.video.reader import VideoLimits, VideoReader, check_upload
 from service.video.schemas import VideoResponse
@@ -44,10 +44,11 @@ VIDEO_RESPONSES: dict[int | str, dict[str, Any]] = {
 def get_video_options(
     settings: SettingsDep,
     max_faces: Annotated[
-        int | None, Query(ge=1, description="keep at most this many (largest) faces per frame")
+        int | None, Query(ge=1, le=1000, description="keep at most this many (largest) faces per frame")
     ] = None,
     min_face_size: Annotated[
-        int | None, Query(ge=1, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)")
+        int | None,
+        Query(ge=1, le=JPEG_MAX_SIDE, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)"),
     ] = None,
     detector: Annotated[DetectorName | None, Query(description="haar or blazeface; default: FER_DETECTOR")] = None,
 ) -> DetectOptions:
