@@ -35,6 +35,7 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 # Kubernetes' liveness and readiness probes: answered even when the connection limit is reached,
 # or a full server would be restarted for being busy. They are cheap and touch no model.
 PROBE_PATHS = frozenset({b"/healthz", b"/readyz"})
+LINGER_S = 2.0  # how long a refused connection is drained before it is closed
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,12 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             if status != 408:  # slow clients are routine; an oversized head is worth a line
                 logger.warning("%s from %s: %s", status, self.client, detail)
             self.transport.write(raw_error(status, detail))
-            self.transport.close()
+            # Closing with unread bytes would reset the connection, and the reset can destroy the
+            # answer before the client reads it: finish sending, discard what still arrives a while.
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
+            self.connections.discard(self)  # it serves nothing more: its FER_MAX_CONNECTIONS slot is free
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
