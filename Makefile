@@ -12,7 +12,7 @@ MODEL_VERSION ?= 1.1.0
 CHECKPOINTS ?= results/checkpoints
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -185,6 +185,9 @@ bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/se
 
 load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + docs/benchmarks.md
 	$(PY) -m bench.load
+
+mixed-load: install-dev ## issue 27's acceptance: every kind of client at once for 60 s -> results/mixed_load.json
+	$(PY) -m bench.mixed_load
 
 fuzz: install-dev ## the hardening fuzzers with hundreds of examples each (make test runs a few dozen)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/hardening

@@ -19,7 +19,7 @@ from PIL import Image
 
 from service.annotate import annotate, encode_jpeg
 from service.batching import MicroBatcher, QueueFullError
-from service.decoding import DecodedImage, decode_opened, decoded_bytes, open_image
+from service.decoding import DecodedImage, ImageError, decode_opened, decoded_bytes, open_image
 from service.detection import Box
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.leases import BudgetTimeoutError, ByteBudget, Lease, run_holding
@@ -130,23 +130,32 @@ class ImageAnalyzer:
         finally:
             slot.drop()
 
-    async def recognise(self, gray: np.ndarray, options: DetectOptions | None = None) -> Recognition:
-        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches."""
+    async def recognise(
+        self, gray: np.ndarray, options: DetectOptions | None = None, memory: Lease | None = None
+    ) -> Recognition:
+        """A decoded grayscale frame (of a video) through the same slot, memory budget, threads and batches.
+
+        ``memory``: a reservation that already covers this frame (a video's, made for all its
+        frames at once: a job holding memory while it waits for more could deadlock another).
+        """
         slot = self.in_flight.acquire()
         try:
-            height, width = gray.shape[:2]
-            # The frame's pixels exist already (the video reader holds a few); count them with the search's memory.
             capped = self._capped(options)
-            search = self.recognizer.detector_for(capped).working_bytes(height, width)
-            memory = await self._reserve(gray.nbytes + search)
+            own = memory is None
+            memory = memory or await self.reserve_memory(self.frame_bytes(gray.shape[0], gray.shape[1], capped))
             try:
                 work = partial(self._locate_frame, gray, capped)
                 located = await run_holding([slot, memory], self.executor, work)
             finally:
-                memory.drop()
+                if own:
+                    memory.drop()
             return await self._classify(located)
         finally:
             slot.drop()
+
+    def frame_bytes(self, height: int, width: int, options: DetectOptions | None = None) -> int:
+        """The memory of a decoded grayscale frame being analysed: its pixels and the face search's."""
+        return height * width + self.recognizer.detector_for(self._capped(options)).working_bytes(height, width)
 
     def _capped(self, options: DetectOptions | None) -> DetectOptions:
         return capped_options(options, self.settings.max_faces)
@@ -157,12 +166,11 @@ class ImageAnalyzer:
         began = time.perf_counter()
         jpeg: bytes | None = None
         header = await run_holding(
-            [slot], self.executor, partial(open_image, data, self.settings.max_pixels, content_type)
+            [slot],
+            self.executor,
+            partial(open_image, data, self.settings.max_pixels, content_type, self.settings.max_image_side),
         )
-        width, height = header.size
-        memory = await self._reserve(
-            decoded_bytes(header, annotated) + self.recognizer.detector_for(options).working_bytes(height, width)
-        )
+        memory = await self.reserve_memory(self._decode_reservation(header, options, annotated))
         try:
             located = await run_holding(
                 [slot, memory], self.executor, partial(self._locate, header, options, annotated)
@@ -177,7 +185,27 @@ class ImageAnalyzer:
         total_ms = 1000 * (time.perf_counter() - began)
         return ImageAnalysis(located.width, located.height, recognition, located.decode_ms, total_ms, jpeg)
 
-    async def _reserve(self, amount: int) -> Lease:
+    async def batch_reservation(self, uploads: list[tuple[bytes, str | None]], options: DetectOptions) -> int:
+        """The decode memory a batch would reserve in all (files that are no usable image count 0)."""
+        capped = self._capped(options)
+
+        def reservation(data: bytes, content_type: str | None) -> int:
+            try:
+                header = open_image(data, self.settings.max_pixels, content_type, self.settings.max_image_side)
+            except ImageError:
+                return 0
+            # The budget lets an image bigger than all of it in alone, holding all of it.
+            return min(self._decode_reservation(header, capped, False), self.budget.capacity)
+
+        return sum(await run_holding([], self.executor, lambda: [reservation(*upload) for upload in uploads]))
+
+    def _decode_reservation(self, header: Image.Image, options: DetectOptions, annotated: bool) -> int:
+        """Decoding's peak and the face search's working memory, from the image header."""
+        width, height = header.size
+        return decoded_bytes(header, annotated) + self.recognizer.detector_for(options).working_bytes(height, width)
+
+    async def reserve_memory(self, amount: int) -> Lease:
+        """A lease on ``amount`` bytes of the decode budget; QueueFullError (503) if none is free in time."""
         try:
             return await self.budget.reserve(amount, self.settings.decode_wait_s)
         except BudgetTimeoutError as exc:

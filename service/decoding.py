@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from service.settings import JPEG_MAX_SIDE
+
 # Pillow format name -> what clients call it. MPO is how Pillow names multi-picture JPEGs from phones.
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
 SUPPORTED_HINT = "send JPEG, PNG, WebP or BMP"
@@ -70,13 +72,21 @@ class DecodedImage:
         return int(self.gray.shape[0])
 
 
-def decode_image(data: bytes, max_pixels: int, content_type: str | None = None, color: bool = True) -> DecodedImage:
+def decode_image(
+    data: bytes, max_pixels: int, content_type: str | None = None, color: bool = True, max_side: int = JPEG_MAX_SIDE
+) -> DecodedImage:
     """Decode an upload in one step or raise :class:`ImageError` (400, 413 or 415)."""
-    return decode_opened(open_image(data, max_pixels, content_type), color)
+    return decode_opened(open_image(data, max_pixels, content_type, max_side), color)
 
 
-def open_image(data: bytes, max_pixels: int, content_type: str | None = None) -> Image.Image:
-    """Read format and size only (Pillow decodes lazily); refuse non-images and too many pixels."""
+def open_image(
+    data: bytes, max_pixels: int, content_type: str | None = None, max_side: int = JPEG_MAX_SIDE
+) -> Image.Image:
+    """Read format and size only (Pillow decodes lazily); refuse non-images, too many pixels, too long a side.
+
+    The side limit bounds the rows, whose fixed costs the pixel limit does not (see FER_MAX_IMAGE_SIDE);
+    at most JPEG's limit, every accepted image can be sent back annotated.
+    """
     if not data:
         raise ImageError(400, "empty file: expected an image")
     _reject_declared_non_image(content_type)
@@ -96,6 +106,8 @@ def open_image(data: bytes, max_pixels: int, content_type: str | None = None) ->
         raise ImageError(
             413, f"image is {width}x{height} = {width * height} pixels, more than the {max_pixels} allowed"
         )
+    if max(width, height) > max_side:
+        raise ImageError(413, f"image is {width}x{height}, a side longer than the {max_side} px allowed")
     return image
 
 

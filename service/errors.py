@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
 from service.request_ids import REQUEST_ID_HEADER, current_request_id
+from service.video.pipeline import ClientGoneError
 
 logger = logging.getLogger(__name__)
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request whose client went away before the answer
 
 
 def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -85,7 +87,12 @@ async def handle_queue_full(request: Request, exc: Exception) -> JSONResponse:
 async def handle_worker_stopped(request: Request, exc: Exception) -> JSONResponse:
     retry_after = request.app.state.settings.retry_after_s
     detail = f"service unavailable: {exc}; retry in {retry_after} s"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(retry_after)})
+    return error_response(503, detail, {"Retry-After": str(retry_after)})
+
+
+async def handle_client_gone(request: Request, exc: Exception) -> JSONResponse:
+    # Nobody reads this answer; its status is for the access log and the metrics (nginx's 499).
+    return error_response(CLIENT_CLOSED_REQUEST, str(exc))
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,4 +109,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ImageError, handle_image_error)
     app.add_exception_handler(QueueFullError, handle_queue_full)
     app.add_exception_handler(WorkerStoppedError, handle_worker_stopped)
+    app.add_exception_handler(ClientGoneError, handle_client_gone)
     app.add_exception_handler(Exception, handle_unexpected_error)

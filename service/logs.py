@@ -72,8 +72,16 @@ def log_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def escape_field(value: str) -> str:
+    """A client-supplied field made safe for one log line: control and non-ASCII characters (the
+    CR and LF of a percent-encoded path would start a forged line) and backslashes become escapes."""
+    plain = value.isascii() and value.isprintable() and "\\" not in value
+    return value if plain else value.encode("unicode_escape").decode("ascii")
+
+
 def log_access(method: str, path: str, status: int, duration_s: float) -> None:
-    """One access line per answered HTTP request; its fields are separate keys in JSON."""
+    """One access line per answered HTTP request; its fields are separate keys in JSON, escaped alike."""
+    method, path = escape_field(method), escape_field(path)
     duration_ms = round(duration_s * 1000, 1)
     level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
     logging.getLogger(ACCESS_LOGGER).log(

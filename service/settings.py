@@ -15,6 +15,8 @@ ModelVariant = Literal["int8", "float"]
 # Pillow refuses to open images over twice its MAX_IMAGE_PIXELS (89,478,485) as decompression
 # bombs before their size can be checked; the pixel limit stays below that.
 PILLOW_REFUSED_PIXELS = 2 * 89_478_485
+# libjpeg's largest side: every accepted image can be drawn on and sent back as a JPEG (annotate=true).
+JPEG_MAX_SIDE = 65_500
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     max_pixels: int = Field(
         default=25_000_000, ge=1, le=PILLOW_REFUSED_PIXELS, description="width x height limit, from the image header"
     )
+    # Decoding costs per row too: a 1x25,000,000 PNG took ~2 CPU-s against 0.3 s for a square
+    # 25 MP one. Bounding the side bounds the rows, so the pixel limit bounds the cost.
+    max_image_side: int = Field(
+        default=16_384, ge=64, le=JPEG_MAX_SIDE, description="longest image or video-frame side (px), from the header"
+>>>>>>> issue27
+    )
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
     max_faces: int = Field(
         default=32, ge=1, description="faces classified per image (the largest); one inference batch"
@@ -77,11 +85,29 @@ class Settings(BaseSettings):
     decode_wait_s: float = Field(default=10.0, gt=0, description="wait for decode memory before answering 503")
     max_connections: int = Field(default=512, ge=1, description="open HTTP connections and tasks before 503")
     header_timeout_s: float = Field(default=10.0, gt=0, description="time to send the request line and headers")
+    # uvicorn's httptools parser has no limit of its own: 1.5 GB of headers were once accepted (issue 27).
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="request line and headers, in bytes, before 431"
+    )
+    max_headers: int = Field(default=100, ge=8, description="header fields per request before 431")
     body_timeout_s: float = Field(default=60.0, gt=0, description="time to send a request body")
     max_streams: int = Field(default=16, ge=1, description="open /stream connections before new ones get 503")
     ws_allowed_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed on /stream besides the page's own (JSON list)"
     )
+    # A page's own origin is only trusted on these names: a DNS-rebinding page has Host and Origin
+    # agree on its foreign name (JSON list; hostnames, without ports).
+    ws_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="Host names on which /stream accepts a browser page of the same origin (JSON list)",
+    )
+    stream_idle_timeout_s: float = Field(
+        default=60.0, gt=0, description="a /stream without any message for this long is closed (code 4408)"
+    )
+    stream_control_max_bytes: int = Field(
+        default=4096, ge=64, description="largest /stream JSON control message (UTF-8 bytes)"
+    )
+    stream_control_max_keys: int = Field(default=16, ge=5, description="most JSON keys in one control message")
 
     # Face detection (OpenCV Haar cascade). The alt2 cascade searching a copy of at most 288 px at
     # scale step 1.2 detects a 640x480 frame in ~9 ms with the recall the default cascade has at

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import anyio
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError, WorkerStoppedError
@@ -28,11 +27,14 @@ from service.following import FaceFollower
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
-from service.settings import DetectorName, Settings
+from service.settings import Settings
 from service.smoothing import FaceSmoother
+from service.stream_control import ControlMessageError, parse_control
 from service.tracking import FaceTracker
 
 logger = logging.getLogger(__name__)
+# Application close codes are 4000-4999; 4408 reads as HTTP's 408 Request Timeout.
+IDLE_CLOSE_CODE = 4408
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,6 @@ class LatestFrame:
         return frame
 
 
-class StreamControl(BaseModel):
-    """A JSON text message changing this stream's options; absent keys keep their value."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    smoothing: bool | None = None
-    alpha: float | None = Field(default=None, gt=0.0, le=1.0)
-    max_faces: int | None = Field(default=None, ge=1)
-    min_face_size: int | None = Field(default=None, ge=1)
-    detector: DetectorName | None = None
-
-
 class StreamSlots:
     """Open streams, up to ``limit``; one more is refused with 503 rather than slowing every stream."""
 
@@ -97,18 +87,22 @@ class StreamSlots:
         self.open -= 1
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """Same origin, a configured origin, or no Origin header at all.
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str], allowed_hosts: list[str]) -> bool:
+    """Same origin on an allowed host name, a configured origin, or no Origin header at all.
 
     Browsers always send Origin on WebSocket handshakes and let any page open one, so this is
     what stops another site's page from streaming a visitor's webcam here (cross-site WebSocket
-    hijacking). Clients that are not browsers send no Origin and are not affected.
+    hijacking). Host alone is not trusted: a DNS-rebinding page (its name pointed at this
+    server's address) has Host and Origin agree on the attacker's name, hence ``allowed_hosts``.
+    Clients that are not browsers send no Origin and are not affected.
     """
     if origin is None:
         return True
     if origin in allowed or "*" in allowed:
         return True
-    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
+    if host is None or urlsplit(origin).netloc.lower() != host.lower():
+        return False
+    return (urlsplit(f"//{host}").hostname or "") in {name.lower().strip("[]") for name in allowed_hosts}
 
 
 class StreamSession:
@@ -137,9 +131,11 @@ class StreamSession:
 
     async def run(self) -> None:
         """Serve until the client disconnects; refuse the handshake (403, 503) when not allowed."""
-        headers = self.websocket.headers
-        if not origin_allowed(headers.get("origin"), headers.get("host"), self.settings.ws_allowed_origins):
-            await self._deny(403, f"origin {headers.get('origin')} is not allowed (FER_WS_ALLOWED_ORIGINS)")
+        headers, settings = self.websocket.headers, self.settings
+        origin, host = headers.get("origin"), headers.get("host")
+        if not origin_allowed(origin, host, settings.ws_allowed_origins, settings.ws_allowed_hosts):
+            # The origin is the client's text: it is not repeated (FER_WS_ALLOWED_HOSTS too: the same-origin case).
+            await self._deny(403, "this page's origin is not allowed (FER_WS_ALLOWED_ORIGINS, FER_WS_ALLOWED_HOSTS)")
             return
         if not self.slots.try_open():
             await self._deny(503, f"{self.slots.limit} streams are open already (FER_MAX_STREAMS); retry later")
@@ -161,8 +157,14 @@ class StreamSession:
         await self.websocket.send_denial_response(JSONResponse({"detail": detail}, status, headers=headers))
 
     async def _receive_frames(self) -> None:
+        idle_s = self.settings.stream_idle_timeout_s
         while True:
-            message = await self.websocket.receive()
+            # An open stream holds one of FER_MAX_STREAMS slots: one that sends nothing gives it back.
+            with anyio.move_on_after(idle_s) as idle:
+                message = await self.websocket.receive()
+            if idle.cancelled_caught:
+                await self.websocket.close(IDLE_CLOSE_CODE, f"no message for {idle_s:g} s (FER_STREAM_IDLE_TIMEOUT_S)")
+                return
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is not None:
@@ -173,10 +175,11 @@ class StreamSession:
                 await self._apply_control(message["text"])
 
     async def _apply_control(self, text: str) -> None:
+        settings = self.settings
         try:
-            control = StreamControl.model_validate(json.loads(text))
-        except (json.JSONDecodeError, ValidationError, RecursionError) as exc:
-            await self._send({"error": f"invalid control message: {_describe(exc)}"})
+            control = parse_control(text, settings.stream_control_max_bytes, settings.stream_control_max_keys)
+        except ControlMessageError as exc:
+            await self._send({"error": f"invalid control message: {exc.detail}", "status": exc.status})
             return
         if control.smoothing is not None:
             self.smoothing = control.smoothing
@@ -232,11 +235,3 @@ class StreamSession:
 
 def _error(frame: Frame, status: int, detail: str) -> dict[str, Any]:
     return {"frame_id": frame.frame_id, "error": detail, "status": status}
-
-
-def _describe(exc: json.JSONDecodeError | ValidationError | RecursionError) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON ({exc.msg})"
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())

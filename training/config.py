@@ -6,7 +6,14 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+# The string options' allowed values: a misspelt one ("cosin") must fail, not train differently.
+Arch = Literal["vgg", "separable"]
+Head = Literal["gap", "flatten"]
+Optimizer = Literal["adam", "sgd"]
+Schedule = Literal["cosine", "plateau", "constant"]
+ClassWeights = Literal["none", "balanced", "sqrt"]
 
 
 def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -28,25 +35,25 @@ class TrainConfig:
     runs_dir: str = "runs"
     # Model: N blocks of (Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout.
     # "separable": a 3x3 stem, then residual blocks of depthwise-separable convolutions (light students).
-    arch: str = "vgg"  # "vgg" or "separable"
+    arch: Arch = "vgg"  # "vgg" or "separable"
     widths: tuple[int, ...] = (64, 128, 256, 512)  # filters per block; len = number of blocks
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
     bn_momentum: float = 0.99  # BatchNorm moving-average momentum (Keras default); export re-estimates it anyway
-    head: str = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
+    head: Head = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
     dense_units: int = 256  # hidden dense layer before softmax; 0 for none
     head_dropout: float = 0.3  # dropout before the softmax layer
     # Optimisation.
-    optimizer: str = "adam"  # "adam" or "sgd" (Nesterov momentum)
+    optimizer: Optimizer = "adam"  # "adam" or "sgd" (Nesterov momentum)
     lr: float = 1e-3  # peak learning rate
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.01  # decoupled (AdamW-style) weight decay, scaled by the learning rate
-    schedule: str = "cosine"  # "cosine" (with warmup), "plateau" (ReduceLROnPlateau) or "constant"
+    schedule: Schedule = "cosine"  # "cosine" (with warmup), "plateau" (ReduceLROnPlateau) or "constant"
     warmup_epochs: float = 1.0  # linear warmup before the cosine decay
     epochs: int = 32  # the committed model: ~2 h on 2 CPU cores in bfloat16
     batch_size: int = 128
     label_smoothing: float = 0.1
-    class_weights: str = "sqrt"  # "none", "balanced" (n / (k * n_c)) or "sqrt" (its square root)
+    class_weights: ClassWeights = "sqrt"  # "none", "balanced" (n / (k * n_c)) or "sqrt" (its square root)
     early_stopping_patience: int = 12  # epochs without val-accuracy gain before stopping
     # Knowledge distillation: soft targets from training.teach (empty: the hard labels only).
     teacher: str = ""  # .npz of a teacher's (or an ensemble's) probabilities for Training and PublicTest
@@ -110,9 +117,11 @@ def parse_args(argv: list[str] | None = None, base: TrainConfig | None = None) -
     base = base or TrainConfig()
     parser = argparse.ArgumentParser(description="Train a FER-2013 CNN.")
     parser.add_argument("--config", help="start from a saved config.json")
+    hints = get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
         default = getattr(base, f.name)
-        parser.add_argument(f"--{f.name}", default=None, help=f"default: {default}")
+        choices = get_args(hints[f.name]) if get_origin(hints[f.name]) is Literal else None
+        parser.add_argument(f"--{f.name}", default=None, choices=choices, help=f"default: {default}")
     args = parser.parse_args(argv)
     cfg = TrainConfig.load(args.config) if args.config else base
     for f in fields(TrainConfig):

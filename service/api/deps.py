@@ -11,7 +11,7 @@ from service.analysis import ImageAnalyzer
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.model_store import ModelCard
-from service.settings import DetectorName, Settings
+from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
 from service.streaming import StreamSlots
 from service.video.pipeline import VideoJobs
 
@@ -52,7 +52,8 @@ def get_video_jobs(connection: HTTPConnection) -> VideoJobs:
 def get_detect_options(
     max_faces: Annotated[int | None, Query(ge=1, le=1000, description="keep at most this many (largest) faces")] = None,
     min_face_size: Annotated[
-        int | None, Query(ge=1, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)")
+        int | None,
+        Query(ge=1, le=JPEG_MAX_SIDE, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)"),
     ] = None,
     detect: Annotated[
         bool, Query(description="false: skip detection and treat the whole image as one face crop")

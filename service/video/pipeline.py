@@ -3,21 +3,32 @@
 Frames are decoded in a worker thread and analysed a few at a time, so decoding, detection (in
 worker threads) and inference (in the shared micro-batches) overlap; results come back in
 frame order, which the tracker needs. Every frame counts against the analyzer's in-flight
-limit like an uploaded image, so a video cannot starve ``/predict`` of the pipeline.
+limit like an uploaded image, so a video cannot starve ``/predict`` of the pipeline. Its
+memory counts against the decode budget: the reader's (FFmpeg's frames, for the whole video)
+before the first frame is decoded, and each frame's while it is analysed.
+
+:class:`VideoJobs` owns a job's lifetime: a slot while it runs, and cancellation when its
+client goes away, since nobody would read the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TypeVar
+
+from starlette.types import Receive
 
 from service.analysis import ImageAnalyzer, InFlight
 from service.batching import QueueFullError
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
+from service.leases import Lease, run_holding
 from service.metrics import Metrics
 from service.settings import Settings
 from service.tracking import FaceTracker
@@ -29,6 +40,8 @@ from service.video.timeline import TimelineRow, VideoTimeline
 FRAMES_IN_FLIGHT = 4
 
 FrameCallback = Callable[[SampledFrame, list[TimelineRow]], None]
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 async def analyse_video(
@@ -42,13 +55,24 @@ async def analyse_video(
     tracker = FaceTracker()
     rows: list[TimelineRow] = []
     sampled = 0
-    async for frame, faces in _recognised_frames(reader, analyzer, options or DetectOptions()):
-        track_ids = tracker.update([face.box for face in faces], frame.time_s)
-        frame_rows = [TimelineRow.of(frame, tid, face) for tid, face in zip(track_ids, faces, strict=True)]
-        rows.extend(frame_rows)
-        sampled += 1
-        if on_frame is not None:
-            on_frame(frame, frame_rows)
+    options = options or DetectOptions()
+    # One reservation for the whole job, taken before anything is decoded: the reader's buffers
+    # and the frames in flight (a job that held some memory while it waited for more could
+    # deadlock with another doing the same).
+    frame_bytes = analyzer.frame_bytes(reader.info.height, reader.info.width, options)
+    memory = await analyzer.reserve_memory(reader.working_bytes + FRAMES_IN_FLIGHT * frame_bytes)
+    try:
+        async for frame, faces in _recognised_frames(reader, analyzer, options, memory):
+            track_ids = tracker.update([face.box for face in faces], frame.time_s)
+            frame_rows = [TimelineRow.of(frame, tid, face) for tid, face in zip(track_ids, faces, strict=True)]
+            rows.extend(frame_rows)
+            sampled += 1
+            if on_frame is not None:
+                on_frame(frame, frame_rows)
+    finally:
+        # The decoder's buffers go with the capture: the memory is given back once it is released.
+        await run_holding([memory], analyzer.executor, reader.close)
+        memory.drop()
     timeline = VideoTimeline(
         reader.info, tuple(analyzer.recognizer.labels), reader.every, sampled, reader.decoded, rows
     )
@@ -59,14 +83,18 @@ async def analyse_video(
 
 
 async def _recognised_frames(
-    reader: VideoReader, analyzer: ImageAnalyzer, options: DetectOptions
+    reader: VideoReader, analyzer: ImageAnalyzer, options: DetectOptions, memory: Lease
 ) -> AsyncIterator[tuple[SampledFrame, list[FacePrediction]]]:
-    """(frame, faces) in frame order, with up to FRAMES_IN_FLIGHT frames being analysed at once."""
+    """(frame, faces) in frame order, with up to FRAMES_IN_FLIGHT frames being analysed at once.
+
+    The reader's ``memory`` stays held while a decoding thread runs, even one this generator no
+    longer waits for (its client left).
+    """
     frames = reader.frames()
     pending: deque[tuple[SampledFrame, asyncio.Task[Recognition]]] = deque()
     try:
-        while (frame := await asyncio.to_thread(_next_frame, frames)) is not None:
-            pending.append((frame, asyncio.create_task(analyzer.recognise(frame.gray, options))))
+        while (frame := await run_holding([memory], analyzer.executor, partial(_next_frame, frames))) is not None:
+            pending.append((frame, asyncio.create_task(analyzer.recognise(frame.gray, options, memory))))
             if len(pending) >= FRAMES_IN_FLIGHT:
                 yield await _oldest(pending)
         while pending:
@@ -118,6 +146,35 @@ class VideoJobs:
             yield
         finally:
             self.running -= 1
+
+    async def run(self, job: Callable[[], Awaitable[T]], receive: Receive) -> T:
+        """``job()`` in a slot, cancelled if the client disconnects first (ClientGoneError).
+
+        ``receive`` is the request's, its body read: what it returns next is the disconnect. The
+        slot is given back only once the job has stopped.
+        """
+        with self.slot():
+            work = asyncio.ensure_future(job())
+            gone = asyncio.ensure_future(_disconnected(receive))
+            try:
+                await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (work, gone):
+                    task.cancel()  # nothing for a finished task
+                await asyncio.gather(work, gone, return_exceptions=True)
+            if work.cancelled():
+                logger.info("video job cancelled: the client went away")
+                raise ClientGoneError("the client closed the connection; its video was not analysed further")
+            return work.result()
+
+
+class ClientGoneError(Exception):
+    """The client of a job disconnected before its answer (logged with status 499, as nginx does)."""
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @contextlib.asynccontextmanager

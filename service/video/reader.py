@@ -27,6 +27,9 @@ DECLARED_NON_VIDEO = ("image/", "text/", "audio/", "application/pdf", "applicati
 # A few frames short of the declared count is normal (rounded WebM durations, edit lists); more is truncation.
 MISSING_FRAMES_TOLERATED = 2
 EMPTY_FRAME = np.zeros((0, 0, 3), np.uint8)
+# What an open reader holds per pixel of its frame size, measured on 3000x3000 MJPEG and MPEG-4
+# clips: FFmpeg's decoded frames, OpenCV's BGR buffer and the BGR copy being converted (~8-12 bytes).
+READER_BYTES_PER_PIXEL = 12
 
 
 class VideoError(ImageError):
@@ -40,6 +43,7 @@ class VideoLimits:
     max_duration_s: float = math.inf
     max_frames: int = sys.maxsize  # frames decoded, sampled or not
     max_pixels: int = sys.maxsize  # width x height of a frame
+    max_side: int = sys.maxsize  # its longer side
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,12 @@ def check_upload(head: bytes, content_type: str | None) -> None:
 class VideoReader:
     """An open video; iterate :meth:`frames` for every ``every``-th frame. Use as a context manager."""
 
-    def __init__(self, path: Path, limits: VideoLimits | None = None, every: int = 1) -> None:
+    def __init__(self, path: Path, limits: VideoLimits | None = None, every: int = 1, keep_color: bool = True) -> None:
         if every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         self.limits = limits or VideoLimits()
         self.every = every
+        self.keep_color = keep_color  # False: frames carry their grayscale only (a quarter of the memory)
         self.decoded = 0  # frames decoded so far
         # Frames are decoded in worker threads; the lock keeps close() from releasing the capture mid-frame.
         self._lock = threading.Lock()
@@ -113,6 +118,11 @@ class VideoReader:
     def close(self) -> None:
         with self._lock:
             self._capture.release()
+
+    @property
+    def working_bytes(self) -> int:
+        """The memory this reader holds while it decodes (frames it hands out not included)."""
+        return self.info.width * self.info.height * READER_BYTES_PER_PIXEL
 
     @property
     def planned_frames(self) -> int | None:
@@ -141,7 +151,19 @@ class VideoReader:
             if index % self.every:
                 return SampledFrame(index, time_s, EMPTY_FRAME, EMPTY_FRAME[..., 0])  # decoded, not converted
             ok, bgr = self._capture.retrieve()
-            return SampledFrame(index, time_s, bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)) if ok else None
+            if not ok:
+                return None
+            self._check_frame_size(index, bgr)
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            return SampledFrame(index, time_s, bgr if self.keep_color else EMPTY_FRAME, gray)
+
+    def _check_frame_size(self, index: int, frame: np.ndarray) -> None:
+        """Frames may change size mid-stream: none may be larger than the declared one, which was
+        checked against the limits and sized the memory reserved for this video."""
+        height, width = frame.shape[:2]
+        if width * height > self.info.width * self.info.height or max(width, height) > self.limits.max_side:
+            declared = f"{self.info.width}x{self.info.height}"
+            raise VideoError(413, f"frame {index} is {width}x{height}, larger than the video's declared {declared}")
 
     def _probe(self) -> VideoInfo:
         width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -156,9 +178,11 @@ class VideoReader:
 
     def _check_declared(self) -> None:
         info, limits = self.info, self.limits
+        size = f"{info.width}x{info.height}"
         if info.width * info.height > limits.max_pixels:
-            size = f"{info.width}x{info.height}"
             raise VideoError(413, f"frames are {size}, more than the {limits.max_pixels} pixels allowed")
+        if max(info.width, info.height) > limits.max_side:
+            raise VideoError(413, f"frames are {size}, a side longer than the {limits.max_side} px allowed")
         if info.frame_count > limits.max_frames:
             raise VideoError(413, f"the video has {info.frame_count} frames, more than the {limits.max_frames} allowed")
         if info.duration_s > limits.max_duration_s:

@@ -23,7 +23,7 @@ async def read_readiness(request: Request) -> ReadinessResponse | JSONResponse:
     state = request.app.state
     analyzer = getattr(state, "analyzer", None)
     if getattr(state, "fatal_error", None):
-        return JSONResponse({"detail": "not ready: the inference worker died; restarting"}, status_code=503)
+        return error_response(503, "not ready: the inference worker died; restarting")
     if not getattr(state, "ready", False) or analyzer is None or not analyzer.batcher.running:
         return error_response(503, "not ready: the model is not loaded")
     return ReadinessResponse(status="ready", model=analyzer.model_ref)

@@ -57,8 +57,21 @@ async def predict_batch(
     """Classify the faces in several images; a bad file gets an error entry instead of failing the batch."""
     if len(files) > settings.max_batch_files:
         raise HTTPException(413, f"{len(files)} files sent, at most {settings.max_batch_files} allowed per batch")
+    uploads = [(await f.read(), f.content_type) for f in files]
+    # Its files compete for the decode budget with each other: one that needs more than all of it
+    # would wait out FER_DECODE_WAIT_S and get 503 however often it is retried.
+    needed, budget = await analyzer.batch_reservation(uploads, options), analyzer.budget.capacity
+    if needed > budget:
+        detail = f"the batch needs {needed >> 20} MiB to decode, more than FER_DECODE_BUDGET_MB ({budget >> 20} MiB)"
+        raise HTTPException(413, f"{detail}: send fewer or smaller files per batch")
     # All files at once, so their faces share inference batches.
-    outcomes = await asyncio.gather(*(_analyse_upload(analyzer, f, options) for f in files), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(
+            _analyse_upload(analyzer, f.filename or "", *upload, options)
+            for f, upload in zip(files, uploads, strict=True)
+        ),
+        return_exceptions=True,
+    )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):  # overload (503) or a bug fails the request as a whole
             raise outcome
@@ -66,11 +79,10 @@ async def predict_batch(
 
 
 async def _analyse_upload(
-    analyzer: ImageAnalyzer, upload: UploadFile, options: DetectOptions
+    analyzer: ImageAnalyzer, filename: str, data: bytes, content_type: str | None, options: DetectOptions
 ) -> BatchItem | BatchItemError:
-    filename = upload.filename or ""
     try:
-        analysis = await analyzer.analyse(await upload.read(), upload.content_type, options)
+        analysis = await analyzer.analyse(data, content_type, options)
     except ImageError as exc:
         return BatchItemError(filename=filename, error=ErrorInfo(status=exc.status_code, detail=exc.detail))
     return BatchItem(filename=filename, **analysis.to_response(analyzer.model_ref).model_dump())

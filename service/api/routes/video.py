@@ -7,17 +7,18 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from service.analysis import ImageAnalyzer
 from service.api.deps import AnalyzerDep, SettingsDep, VideoJobsDep
 from service.inference import DetectOptions
 from service.schemas import ErrorResponse, ModelRef
-from service.settings import DetectorName, Settings
+from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
 from service.video.pipeline import analyse_video
 from service.video.reader import VideoLimits, VideoReader, check_upload
 from service.video.schemas import VideoResponse
@@ -43,10 +44,11 @@ VIDEO_RESPONSES: dict[int | str, dict[str, Any]] = {
 def get_video_options(
     settings: SettingsDep,
     max_faces: Annotated[
-        int | None, Query(ge=1, description="keep at most this many (largest) faces per frame")
+        int | None, Query(ge=1, le=1000, description="keep at most this many (largest) faces per frame")
     ] = None,
     min_face_size: Annotated[
-        int | None, Query(ge=1, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)")
+        int | None,
+        Query(ge=1, le=JPEG_MAX_SIDE, description="smallest face side in pixels (default: FER_DETECT_MIN_FACE)"),
     ] = None,
     detector: Annotated[DetectorName | None, Query(description="haar or blazeface; default: FER_DETECTOR")] = None,
 ) -> DetectOptions:
@@ -60,6 +62,7 @@ VideoOptionsDep = Annotated[DetectOptions, Depends(get_video_options)]
 
 @router.post(VIDEO_PATH, response_model=VideoResponse, responses=VIDEO_RESPONSES)
 async def predict_video(
+    request: Request,
     file: Annotated[UploadFile, File(description="an MP4, MOV, WebM, MKV or AVI video")],
     analyzer: AnalyzerDep,
     settings: SettingsDep,
@@ -71,8 +74,8 @@ async def predict_video(
     """Track the faces of a video and give each one's emotion probabilities at every sampled frame."""
     if file.size is not None and file.size > settings.max_video_bytes:
         raise HTTPException(413, f"video is larger than the {settings.max_video_bytes} bytes allowed")
-    with jobs.slot():
-        timeline = await _analyse_upload(file, analyzer, settings, options, every)
+    # Cancelled if the client leaves: a video can keep the cores busy for minutes.
+    timeline = await jobs.run(partial(_analyse_upload, file, analyzer, settings, options, every), request.receive)
     # A long video has tens of thousands of rows: serialise them in a worker thread, not on the event loop.
     if prefers_csv(accept):
         return Response(await asyncio.to_thread(timeline.to_csv), media_type="text/csv")
@@ -89,13 +92,15 @@ async def _analyse_upload(
 ) -> VideoTimeline:
     check_upload(await upload.read(16), upload.content_type)
     await upload.seek(0)
-    limits = VideoLimits(settings.max_video_duration_s, settings.max_video_frames, settings.max_pixels)
+    limits = VideoLimits(
+        settings.max_video_duration_s, settings.max_video_frames, settings.max_pixels, settings.max_image_side
+    )
     async with _on_disk(upload) as path:
-        reader = await asyncio.to_thread(VideoReader, path, limits, every)
+        reader = await asyncio.to_thread(VideoReader, path, limits, every, keep_color=False)
         try:
             return await analyse_video(reader, analyzer, options)
         finally:
-            reader.close()
+            await asyncio.to_thread(reader.close)  # waits for a frame being decoded: not on the event loop
 
 
 @asynccontextmanager
