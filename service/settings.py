@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     # 25 MP one. Bounding the side bounds the rows, so the pixel limit bounds the cost.
     max_image_side: int = Field(
         default=16_384, ge=64, le=JPEG_MAX_SIDE, description="longest image or video-frame side (px), from the header"
->>>>>>> issue27
     )
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
     max_faces: int = Field(
