@@ -3,7 +3,9 @@
 Normal clients, batches, edge images, 12 streams, slow clients, a video and multipart abuse run
 together for ``--seconds``, while ``/readyz`` is polled every 50 ms from a process of its own.
 Passes when no answer is a 5xx other than a designed 503, every ``/readyz`` took under 100 ms and
-the server's peak resident memory grew by under 1 GiB. ``python -m bench.mixed_load [--seconds 60]`` -> results/mixed_load.json.
+the server's peak resident memory grew by under 1 GiB.
+
+    python -m bench.mixed_load [--seconds 60]    # -> results/mixed_load.json
 """
 
 from __future__ import annotations
