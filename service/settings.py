@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         default=16_384, ge=64, le=JPEG_MAX_SIDE, description="longest image or video-frame side (px), from the header"
     )
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
+    max_form_fields: int = Field(
+        default=8, ge=0, description="non-file fields read from a multipart form (the API takes none: options are queries)"
+    )
     max_faces: int = Field(
         default=32, ge=1, description="faces classified per image (the largest); one inference batch"
     )

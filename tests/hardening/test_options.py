@@ -125,3 +125,15 @@ def test_training_options_refuse_misspelt_values(option: str, capsys: pytest.Cap
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
     assert parse_args(["--schedule", "plateau", "--class_weights", "balanced"]).schedule == "plateau"
+
+
+def test_multipart_form_with_more_fields_than_the_limit_gets_400_and_at_the_limit_works(shared_server: str) -> None:
+    """Forms are parsed on the event loop: past FER_MAX_FORM_FIELDS (8) parsing stops at once."""
+    fields = {f"extra{i}": "v" for i in range(9)}
+    with httpx.Client(base_url=shared_server, timeout=30) as client:
+        over = client.post("/predict", data=fields, files={"file": ("a.png", SMALL_PNG)})
+        del fields["extra8"]
+        at_limit = client.post("/predict", data=fields, files={"file": ("a.png", SMALL_PNG)})
+    assert over.status_code == 400, over.text
+    assert over.json()["detail"] == "Too many fields. Maximum number of fields is 8."
+    assert at_limit.status_code == 200 and at_limit.json()["faces"] == []

@@ -57,6 +57,7 @@ LIMITS = [
     "max_body_bytes",
     "max_pixels",
     "max_batch_files",
+    "max_form_fields",
     "max_faces",
     "decode_budget_mb",
     "decode_wait_s",
