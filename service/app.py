@@ -37,6 +37,7 @@ from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
 from service.streaming import StreamSlots
 from service.video.pipeline import VideoJobs
+from service.video.reader import limit_ffmpeg_allocations
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
     return_big_buffers_to_the_os()
+    limit_ffmpeg_allocations(settings.max_pixels)
     loaded = await asyncio.to_thread(load_model, settings)
     recognizer = loaded.recognizer()
     # Warm the batch sizes the batcher will use most: single faces and full batches.
@@ -119,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sampler.cancel()
         await batcher.stop()
         await asyncio.to_thread(pipeline.shutdown, wait=True, cancel_futures=True)
+        limit_ffmpeg_allocations(None)  # process-wide: an app started next in this process sets its own
         metrics.mark_worker_exited()
 
 

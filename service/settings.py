@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     )
     max_batch_files: int = Field(default=32, ge=1, description="files accepted by one /predict/batch request")
     max_form_fields: int = Field(
-        default=8, ge=0, description="non-file fields read from a multipart form (the API takes none: options are queries)"
+        default=8, ge=0, description="non-file fields read from a multipart form (the API takes none)"
     )
     max_faces: int = Field(
         default=32, ge=1, description="faces classified per image (the largest); one inference batch"

@@ -78,7 +78,11 @@ async def analyse_video(
     )
     if timeline.truncated and not allow_truncated:
         declared, decoded = reader.info.frame_count, reader.decoded
-        raise VideoError(400, f"truncated video: its header declares {declared} frames, only {decoded} could be read")
+        raise VideoError(
+            400,
+            f"truncated video: its header declares {declared} frames, only {decoded} could be read "
+            "(a corrupt file, or a frame larger than the pixel limit)",
+        )
     return timeline
 
 

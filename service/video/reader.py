@@ -8,6 +8,8 @@ is checked before any frame is decoded and the real one while decoding, since he
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import math
 import sys
 import threading
@@ -30,6 +32,14 @@ EMPTY_FRAME = np.zeros((0, 0, 3), np.uint8)
 # What an open reader holds per pixel of its frame size, measured on 3000x3000 MJPEG and MPEG-4
 # clips: FFmpeg's decoded frames, OpenCV's BGR buffer and the BGR copy being converted (~8-12 bytes).
 READER_BYTES_PER_PIXEL = 12
+# OpenCV's BGR copy of a frame, allocated by FFmpeg: the largest allocation a valid video at the
+# pixel limit asks for (2 % and 1 MiB more for FFmpeg's row alignment and padding).
+BGR_BYTES_PER_PIXEL = 3
+FFMPEG_DEFAULT_MAX_ALLOC = 2**31 - 1  # INT_MAX, FFmpeg's own default
+
+logger = logging.getLogger(__name__)
+# The cap set by limit_ffmpeg_allocations (0: none): what a frame grown mid-stream may still take.
+_grown_frame_bytes = 0
 
 
 class VideoError(ImageError):
@@ -87,6 +97,32 @@ def check_upload(head: bytes, content_type: str | None) -> None:
         raise VideoError(415, f"not a recognised video: {SUPPORTED_HINT}")
 
 
+def limit_ffmpeg_allocations(max_pixels: int | None) -> bool:
+    """Cap every allocation of OpenCV's bundled FFmpeg at what a frame of ``max_pixels`` needs
+    (None: FFmpeg's default). The cap is process-wide.
+
+    FFmpeg decodes a frame before anybody sees its size, and a frame may grow mid-stream: a 2.2 MB
+    AVI whose JPEG frames go from 120x120 to 8000x8000 made FFmpeg allocate 64 MB a frame (OpenCV
+    then scales it back to the first frame's size), and a 46,000-pixel square frame would take 2 GB.
+    Over the cap, FFmpeg's buffer allocation fails and decoding stops at that frame. Returns False
+    where OpenCV's own FFmpeg library is not found (a system OpenCV build): no cap then.
+    """
+    site = Path(cv2.__file__).resolve().parent.parent
+    found = sorted(site.glob("opencv_python*.libs/libavutil-*.so*"))
+    if not found:
+        logger.warning("OpenCV's FFmpeg (libavutil) was not found: video frames are not capped in size")
+        return False
+    global _grown_frame_bytes
+    cap = FFMPEG_DEFAULT_MAX_ALLOC
+    if max_pixels is not None:
+        cap = min(cap, int(max_pixels * BGR_BYTES_PER_PIXEL * 1.02) + (1 << 20))
+    avutil = ctypes.CDLL(str(found[0]))
+    avutil.av_max_alloc.argtypes = [ctypes.c_size_t]
+    avutil.av_max_alloc(cap)
+    _grown_frame_bytes = 0 if max_pixels is None else cap
+    return True
+
+
 class VideoReader:
     """An open video; iterate :meth:`frames` for every ``every``-th frame. Use as a context manager."""
 
@@ -121,8 +157,9 @@ class VideoReader:
 
     @property
     def working_bytes(self) -> int:
-        """The memory this reader holds while it decodes (frames it hands out not included)."""
-        return self.info.width * self.info.height * READER_BYTES_PER_PIXEL
+        """The memory this reader holds while it decodes (frames it hands out not included): its
+        declared frame size's buffers, and one FFmpeg allocation at the cap for a frame that grows."""
+        return self.info.width * self.info.height * READER_BYTES_PER_PIXEL + _grown_frame_bytes
 
     @property
     def planned_frames(self) -> int | None:

@@ -72,3 +72,17 @@ def test_concurrent_videos_at_the_pixel_limit_keep_memory_within_the_decode_budg
         assert statuses == [200, 200]
         assert growth < 640 * MIB_KIB  # the budget (512 MiB) and the uploads themselves
         assert httpx.get(f"{service.base_url}/readyz", timeout=10).status_code == 200
+
+
+def test_a_frame_that_grows_past_the_pixel_limit_mid_stream_is_not_decoded() -> None:
+    """A 120x120 first frame passes every check from the header; the 8000x8000 frames after it
+    were decoded at full size (64 MB each in FFmpeg) before anybody saw their size."""
+    video = mjpeg_avi(smooth_frames(120, 1) + smooth_frames(8000, 5))
+    with service_process({"FER_MAX_PIXELS": "1000000", "FER_ORT_INTRA_OP_THREADS": "1"}) as service:
+        before = service.rss_kib()
+        answer = httpx.post(f"{service.base_url}/predict/video", files={"file": ("v.avi", video)}, timeout=60)
+        growth = service.peak_rss_kib() - before
+    print(f"\n{len(video)} bytes, 120x120 then 8000x8000 frames: {answer.status_code}, peak RSS growth {growth} KiB")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"].startswith("truncated video: its header declares 6 frames, only 1 could be read")
+    assert growth < 32 * MIB_KIB  # one 8000x8000 frame alone is 64 MB
