@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request whose client went away before the answer
 
 
+# How Starlette's multipart parser says that a form holds more files than FastAPI's form_limits allow.
+TOO_MANY_FILES = "Too many files."
+
+
 def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The service's one error body, with the current request's id."""
     body = {"detail": detail, "request_id": current_request_id()}
@@ -68,10 +72,12 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     """404, 405, the body limit's 413 and the not-loaded 503: FastAPI's answer plus the request id."""
     assert isinstance(exc, StarletteHTTPException)
-    detail = str(exc.detail)
-    if exc.status_code == 404 and detail == "Not Found":
+    status, detail = exc.status_code, str(exc.detail)
+    if status == 404 and detail == "Not Found":
         detail = f"no such path: {request.url.path}; the API's paths are listed at /docs"
-    return error_response(exc.status_code, detail, exc.headers)
+    if status == 400 and detail.startswith(TOO_MANY_FILES):  # Starlette's form limit: too large, not malformed
+        status, detail = 413, f"more files than the {request.app.state.settings.max_batch_files} allowed per request"
+    return error_response(status, detail, exc.headers)
 
 
 async def handle_image_error(request: Request, exc: Exception) -> JSONResponse:

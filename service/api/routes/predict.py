@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
 from service.analysis import ImageAnalyzer
-from service.api.deps import AnalyzerDep, DetectOptionsDep, SettingsDep
+from service.api.deps import AnalyzerDep, DetectOptionsDep
 from service.decoding import ImageError
 from service.inference import DetectOptions
 from service.schemas import BatchItem, BatchItemError, BatchResponse, ErrorInfo, ErrorResponse, PredictResponse
@@ -51,12 +51,10 @@ async def predict_image(
 async def predict_batch(
     files: Annotated[list[UploadFile], File(description="several images, one result each, in order", min_length=1)],
     analyzer: AnalyzerDep,
-    settings: SettingsDep,
     options: DetectOptionsDep,
 ) -> BatchResponse:
     """Classify the faces in several images; a bad file gets an error entry instead of failing the batch."""
-    if len(files) > settings.max_batch_files:
-        raise HTTPException(413, f"{len(files)} files sent, at most {settings.max_batch_files} allowed per batch")
+    # More than FER_MAX_BATCH_FILES files never get here: the form parser stops at the next one (413).
     uploads = [(await f.read(), f.content_type) for f in files]
     # Its files compete for the decode budget with each other: one that needs more than all of it
     # would wait out FER_DECODE_WAIT_S and get 503 however often it is retried.
