@@ -32,14 +32,22 @@ EMPTY_FRAME = np.zeros((0, 0, 3), np.uint8)
 # What an open reader holds per pixel of its frame size, measured on 3000x3000 MJPEG and MPEG-4
 # clips: FFmpeg's decoded frames, OpenCV's BGR buffer and the BGR copy being converted (~8-12 bytes).
 READER_BYTES_PER_PIXEL = 12
-# OpenCV's BGR copy of a frame, allocated by FFmpeg: the largest allocation a valid video at the
-# pixel limit asks for (2 % and 1 MiB more for FFmpeg's row alignment and padding).
+# OpenCV's BGR copy of a frame, which FFmpeg allocates: the largest single allocation of a valid video.
 BGR_BYTES_PER_PIXEL = 3
+# FFmpeg pads rows and heights to its alignment (5000x5000 planes are 5024 x 5024: +1 %).
+ALIGNMENT_SLACK = 1.02
 FFMPEG_DEFAULT_MAX_ALLOC = 2**31 - 1  # INT_MAX, FFmpeg's own default
 
 logger = logging.getLogger(__name__)
-# The cap set by limit_ffmpeg_allocations (0: none): what a frame grown mid-stream may still take.
+# The cap set by limit_ffmpeg_allocations (0: none). A frame grown mid-stream may still take up to
+# three planes at the cap (4:4:4) before its decoding fails: a reader reserves that much too.
 _grown_frame_bytes = 0
+
+
+def video_pixel_limit(max_pixels: int) -> int:
+    """Frames a video may declare: OpenCV's BGR copy of one (3 bytes a pixel) must fit under
+    FFmpeg's allocation cap of ``max_pixels`` bytes (8.3 MP at 25 MP: 4K UHD video fits)."""
+    return max_pixels // BGR_BYTES_PER_PIXEL
 
 
 class VideoError(ImageError):
@@ -98,28 +106,29 @@ def check_upload(head: bytes, content_type: str | None) -> None:
 
 
 def limit_ffmpeg_allocations(max_pixels: int | None) -> bool:
-    """Cap every allocation of OpenCV's bundled FFmpeg at what a frame of ``max_pixels`` needs
-    (None: FFmpeg's default). The cap is process-wide.
+    """Cap every allocation of OpenCV's bundled FFmpeg at ``max_pixels`` bytes (None: FFmpeg's
+    default), so that no frame with more than ``max_pixels`` pixels (8-bit) is ever decoded.
+    The cap is process-wide.
 
-    FFmpeg decodes a frame before anybody sees its size, and a frame may grow mid-stream: a 2.2 MB
-    AVI whose JPEG frames go from 120x120 to 8000x8000 made FFmpeg allocate 64 MB a frame (OpenCV
-    then scales it back to the first frame's size), and a 46,000-pixel square frame would take 2 GB.
-    Over the cap, FFmpeg's buffer allocation fails and decoding stops at that frame. Returns False
-    where OpenCV's own FFmpeg library is not found (a system OpenCV build): no cap then.
+    FFmpeg decodes a frame before anybody sees its size, and a frame may grow mid-stream: a 4.7 MB
+    AVI of a 120x120 frame and 8000x8000 ones made FFmpeg allocate 64 MB a frame (OpenCV then
+    scales each back to the first frame's size), and a 46,000-pixel square frame would take 2 GB.
+    Over the cap the frame's buffer allocation fails and decoding stops there. Returns False where
+    OpenCV's own FFmpeg library is not found (a system OpenCV build): no cap then.
     """
+    global _grown_frame_bytes
     site = Path(cv2.__file__).resolve().parent.parent
     found = sorted(site.glob("opencv_python*.libs/libavutil-*.so*"))
     if not found:
         logger.warning("OpenCV's FFmpeg (libavutil) was not found: video frames are not capped in size")
         return False
-    global _grown_frame_bytes
     cap = FFMPEG_DEFAULT_MAX_ALLOC
     if max_pixels is not None:
-        cap = min(cap, int(max_pixels * BGR_BYTES_PER_PIXEL * 1.02) + (1 << 20))
+        cap = min(cap, int(max_pixels * ALIGNMENT_SLACK))
     avutil = ctypes.CDLL(str(found[0]))
     avutil.av_max_alloc.argtypes = [ctypes.c_size_t]
     avutil.av_max_alloc(cap)
-    _grown_frame_bytes = 0 if max_pixels is None else cap
+    _grown_frame_bytes = 0 if max_pixels is None else 3 * cap
     return True
 
 
@@ -158,7 +167,7 @@ class VideoReader:
     @property
     def working_bytes(self) -> int:
         """The memory this reader holds while it decodes (frames it hands out not included): its
-        declared frame size's buffers, and one FFmpeg allocation at the cap for a frame that grows."""
+        declared frame size's buffers, and a grown frame's planes at FFmpeg's allocation cap."""
         return self.info.width * self.info.height * READER_BYTES_PER_PIXEL + _grown_frame_bytes
 
     @property

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from bench.server import service_process
+from service.settings import Settings
+from service.video.reader import video_pixel_limit
 
 from .helpers import ASTRONAUT, Gates, serve_in_thread, wait_until
 from .videos import mjpeg_avi, smooth_frames, video_upload
@@ -62,27 +64,37 @@ async def post_videos(base_url: str, videos: list[bytes]) -> list[int]:
 
 
 def test_concurrent_videos_at_the_pixel_limit_keep_memory_within_the_decode_budget() -> None:
-    """The report's two 5000x5000 videos raised peak memory by 1.4 GB against the 512 MB budget."""
-    video = mjpeg_avi(smooth_frames(5000, 8))
+    """The report's two 5000x5000 videos raised peak memory by 1.4 GB against the 512 MB budget.
+    Video frames are now limited to a third of FER_MAX_PIXELS (FFmpeg's allocation cap holds
+    OpenCV's BGR copy of one): those get 413, and two at the largest accepted size stay in budget."""
+    side = int(video_pixel_limit(Settings().max_pixels) ** 0.5)  # 2886 at the default 25 MP
+    video, too_large = mjpeg_avi(smooth_frames(side, 8)), mjpeg_avi(smooth_frames(5000, 2))
     with service_process({"FER_ORT_INTRA_OP_THREADS": "1", "FER_DECODE_WAIT_S": "60"}) as service:
         before = service.rss_kib()
         statuses = asyncio.run(post_videos(service.base_url, [video, video]))
+        statuses += asyncio.run(post_videos(service.base_url, [too_large]))  # not beside them: 2 jobs at most
         growth = service.peak_rss_kib() - before
-        print(f"\ntwo 5000x5000 videos ({len(video)} bytes each): {statuses}, peak RSS growth {growth // MIB_KIB} MiB")
-        assert statuses == [200, 200]
+        print(f"\ntwo {side}x{side} videos and a 5000x5000 one: {statuses}, peak RSS growth {growth // MIB_KIB} MiB")
+        assert statuses == [200, 200, 413]
         assert growth < 640 * MIB_KIB  # the budget (512 MiB) and the uploads themselves
         assert httpx.get(f"{service.base_url}/readyz", timeout=10).status_code == 200
 
 
 def test_a_frame_that_grows_past_the_pixel_limit_mid_stream_is_not_decoded() -> None:
-    """A 120x120 first frame passes every check from the header; the 8000x8000 frames after it
-    were decoded at full size (64 MB each in FFmpeg) before anybody saw their size."""
-    video = mjpeg_avi(smooth_frames(120, 1) + smooth_frames(8000, 5))
+    """A 120x120 first frame passes every check from the header; the frames after it were decoded
+    at their full size (64 MB each at 8000x8000, in FFmpeg) before anybody saw their size."""
+    grown = {side: mjpeg_avi(smooth_frames(120, 1) + smooth_frames(side, 5)) for side in (900, 1100, 8000)}
     with service_process({"FER_MAX_PIXELS": "1000000", "FER_ORT_INTRA_OP_THREADS": "1"}) as service:
         before = service.rss_kib()
-        answer = httpx.post(f"{service.base_url}/predict/video", files={"file": ("v.avi", video)}, timeout=60)
+        answers = {side: post_video(service.base_url, video) for side, video in grown.items()}
         growth = service.peak_rss_kib() - before
-    print(f"\n{len(video)} bytes, 120x120 then 8000x8000 frames: {answer.status_code}, peak RSS growth {growth} KiB")
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["detail"].startswith("truncated video: its header declares 6 frames, only 1 could be read")
+    print(f"\n120x120 then larger frames, 1 MP limit: { {k: a.status_code for k, a in answers.items()} }, {growth} KiB")
+    assert answers[900].status_code == 200 and answers[900].json()["video"]["frames"] == 6  # within the limit
+    for side in (1100, 8000):  # 1.2 MP and 64 MP: past the limit, the video stops at its first frame
+        assert answers[side].status_code == 400, answers[side].text
+        assert answers[side].json()["detail"].startswith("truncated video: its header declares 6 frames, only 1")
     assert growth < 32 * MIB_KIB  # one 8000x8000 frame alone is 64 MB
+
+
+def post_video(base_url: str, video: bytes) -> httpx.Response:
+    return httpx.post(f"{base_url}/predict/video", files={"file": ("v.avi", video)}, timeout=60)

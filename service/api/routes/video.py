@@ -20,7 +20,7 @@ from service.inference import DetectOptions
 from service.schemas import ErrorResponse, ModelRef
 from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
 from service.video.pipeline import analyse_video
-from service.video.reader import VideoLimits, VideoReader, check_upload
+from service.video.reader import VideoLimits, VideoReader, check_upload, video_pixel_limit
 from service.video.schemas import VideoResponse
 from service.video.timeline import VideoTimeline
 
@@ -93,7 +93,10 @@ async def _analyse_upload(
     check_upload(await upload.read(16), upload.content_type)
     await upload.seek(0)
     limits = VideoLimits(
-        settings.max_video_duration_s, settings.max_video_frames, settings.max_pixels, settings.max_image_side
+        settings.max_video_duration_s,
+        settings.max_video_frames,
+        video_pixel_limit(settings.max_pixels),
+        settings.max_image_side,
     )
     async with _on_disk(upload) as path:
         reader = await asyncio.to_thread(VideoReader, path, limits, every, keep_color=False)
