@@ -29,6 +29,8 @@ import keras
 import numpy as np
 from keras.src.random.seed_generator import SeedGenerator
 
+from training.config import TrainConfig
+
 CHECKPOINT_FILE = "checkpoint.npz"
 STATE_FILE = "state.json"
 PROGRESS_FILE = "progress.csv"
@@ -125,6 +127,23 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def resumable_state(cfg: TrainConfig, resume: bool) -> dict | None:
+    """The saved state to continue from, or None for a new run (which must not overwrite one)."""
+    found = (cfg.checkpoint_path / STATE_FILE).is_file()
+    if resume and not found:
+        raise FileNotFoundError(f"no checkpoint to resume in {cfg.checkpoint_path}")
+    if found and not resume:
+        raise FileExistsError(
+            f"{cfg.checkpoint_path} holds a checkpoint of run {cfg.name!r}: continue it with "
+            f"--resume {cfg.checkpoint_path}, or delete that folder to start again"
+        )
+    if not resume:
+        return None
+    state = read_state(cfg.checkpoint_path)
+    print(f"resuming {cfg.name} after epoch {state['epoch']} (step {state['step']})", flush=True)
+    return state
 
 
 class EpochBatches(keras.utils.PyDataset):

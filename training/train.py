@@ -27,7 +27,6 @@ from training.callbacks import PerClassValidation, plot_curves
 from training.checkpoint import (
     CHECKPOINT_FILE,
     PROGRESS_FILE,
-    STATE_FILE,
     Checkpointing,
     EpochBatches,
     cpu_model,
@@ -35,6 +34,7 @@ from training.checkpoint import (
     read_progress,
     read_state,
     restore_checkpoint,
+    resumable_state,
 )
 from training.config import TrainConfig, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
@@ -152,7 +152,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -
     returns the classifier with the best weights loaded."""
     keras.utils.set_random_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
-    state = prepare_checkpoint(cfg, resume)
+    state = resumable_state(cfg, resume)
     cfg.save(cfg.run_dir / "config.json")
     xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
     classifier, model = compiled_models(cfg, math.ceil(len(xt) / cfg.batch_size))
@@ -187,23 +187,6 @@ def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model
     loss, metrics = loss_and_metrics(cfg)
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics)
     return classifier, model
-
-
-def prepare_checkpoint(cfg: TrainConfig, resume: bool) -> dict | None:
-    """The saved state to continue from, or None for a new run (which must not overwrite one)."""
-    found = (cfg.checkpoint_path / STATE_FILE).is_file()
-    if resume and not found:
-        raise FileNotFoundError(f"no checkpoint to resume in {cfg.checkpoint_path}")
-    if found and not resume:
-        raise FileExistsError(
-            f"{cfg.checkpoint_path} holds a checkpoint of run {cfg.name!r}: continue it with "
-            f"--resume {cfg.checkpoint_path}, or delete that folder to start again"
-        )
-    if not resume:
-        return None
-    state = read_state(cfg.checkpoint_path)
-    print(f"resuming {cfg.name} after epoch {state['epoch']} (step {state['step']})", flush=True)
-    return state
 
 
 def finish_run(cfg: TrainConfig) -> None:
