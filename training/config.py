@@ -14,6 +14,7 @@ Head = Literal["gap", "flatten"]
 Optimizer = Literal["adam", "sgd"]
 Schedule = Literal["cosine", "plateau", "constant"]
 ClassWeights = Literal["none", "balanced", "sqrt"]
+MomentsDtype = Literal["bfloat16", "float32"]
 
 
 def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -76,7 +77,7 @@ class TrainConfig:
     # Where the end-of-epoch checkpoint goes (training.checkpoint): "" keeps it in runs/<name>/checkpoint/;
     # a run meant to outlive its machine names a tracked folder (results/checkpoints) to commit.
     checkpoint_dir: str = ""
-    checkpoint_moments: str = "bfloat16"  # optimizer moments stored as "bfloat16" (half the bytes) or "float32"
+    checkpoint_moments: MomentsDtype = "bfloat16"  # optimizer moments stored as "bfloat16" (half the bytes) or "float32"
     seed: int = 42
 
     @property
