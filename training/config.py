@@ -77,7 +77,7 @@ class TrainConfig:
     # Where the end-of-epoch checkpoint goes (training.checkpoint): "" keeps it in runs/<name>/checkpoint/;
     # a run meant to outlive its machine names a tracked folder (results/checkpoints) to commit.
     checkpoint_dir: str = ""
-    checkpoint_moments: MomentsDtype = "bfloat16"  # optimizer moments stored as "bfloat16" (half the bytes) or "float32"
+    checkpoint_moments: MomentsDtype = "bfloat16"  # optimizer moments stored in 16 bits (half the bytes)
     seed: int = 42
 
     @property
