@@ -19,7 +19,8 @@ from websockets.sync.client import ClientConnection, connect
 from .helpers import gauges, serve_in_thread, wait_until
 
 TINY_FRAME = cv2.imencode(".png", np.full((16, 16), 128, np.uint8))[1].tobytes()  # no face: answered at once
-MAX_ERROR_REPLY = 300  # characters: a reply names limits and fields, never the client's text
+# Characters: a reply names limits and fields (five known fields at most, ~450 characters), never the client's text.
+MAX_ERROR_REPLY = 600
 
 
 def stream_url(base_url: str) -> str:
