@@ -120,3 +120,16 @@ class Gates:
     def open_all(self) -> None:
         for gate in self._gates:
             gate.open()
+
+
+class WorkerKilled(BaseException):
+    """Not an Exception: the batching loop does not catch it, so the worker task ends."""
+
+
+def kill_worker_after_next_round(app: Any) -> None:
+    """The inference worker dies in the round after the next request's."""
+
+    async def die() -> list[Any]:
+        raise WorkerKilled()
+
+    app.state.analyzer.batcher._collect = die

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import cv2
 import httpx
@@ -26,7 +25,7 @@ from websockets.sync.client import connect
 from bench.server import service_process
 from service.__main__ import EXIT_WORKER_DIED
 
-from .helpers import ASTRONAUT, Gates, gauges, serve_in_thread, wait_until
+from .helpers import ASTRONAUT, Gates, gauges, kill_worker_after_next_round, serve_in_thread, wait_until
 
 BOUNDARY = "hardening-boundary"
 
@@ -166,19 +165,11 @@ def test_stream_disconnect_mid_decode_leaves_in_flight_equal_to_the_work_still_r
         assert_back_to_idle(base_url, idle)
 
 
-class WorkerKilled(BaseException):
-    """Not an Exception: the batching loop does not catch it, so the worker task ends."""
-
-
 def test_readyz_answers_503_after_the_inference_worker_dies(astronaut_bytes: bytes) -> None:
     files = {"file": ("a.png", astronaut_bytes)}
     with serve_in_thread(exit_on_worker_death=False) as (base_url, app):
         batcher = app.state.analyzer.batcher
-
-        async def die() -> list[Any]:
-            raise WorkerKilled()
-
-        batcher._collect = die  # the round after the next request's kills the worker
+        kill_worker_after_next_round(app)
         assert httpx.post(f"{base_url}/predict", files=files, timeout=30).status_code == 200
         wait_until(lambda: not batcher.running)
         assert httpx.get(f"{base_url}/readyz", timeout=10).status_code == 503

@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from training.config import parse_args
 
-from .helpers import Gates, serve_in_thread
+from .helpers import Gates, kill_worker_after_next_round, serve_in_thread
 from .videos import mjpeg_avi, smooth_frames
 
 OVERFLOW = 2**31  # OpenCV's detectMultiScale refused it with an exception: a 500
@@ -95,19 +95,10 @@ def test_a_batch_that_cannot_fit_the_decode_budget_gets_413_not_a_503_retry() ->
     assert fits.status_code == 200 and len(fits.json()["results"]) == 2
 
 
-class WorkerKilled(BaseException):
-    """Not an Exception: the batching loop does not catch it, so the worker task ends."""
-
-
 def test_stopped_worker_503s_carry_the_request_id(astronaut_bytes: bytes) -> None:
     files = {"file": ("a.png", astronaut_bytes)}
     with serve_in_thread(exit_on_worker_death=False) as (base_url, app):
-        batcher = app.state.analyzer.batcher
-
-        async def die() -> list[Any]:
-            raise WorkerKilled()
-
-        batcher._collect = die  # the round after the next request's kills the worker
+        kill_worker_after_next_round(app)
         httpx.post(f"{base_url}/predict", files=files, timeout=30)
         app.state.fatal_error = "WorkerKilled()"  # what the worker's death callback records
         ready = httpx.get(f"{base_url}/readyz", headers={"X-Request-ID": "ready-1"}, timeout=10)
