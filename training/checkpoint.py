@@ -142,6 +142,8 @@ def resumable_state(cfg: TrainConfig, resume: bool) -> dict | None:
     if not resume:
         return None
     state = read_state(cfg.checkpoint_path)
+    if not (cfg.run_dir / "best.weights.h5").is_file():  # another machine: the best weights so far are gone,
+        state["callbacks"].pop("best", None)  # so "best" starts again from the resume
     print(f"resuming {cfg.name} after epoch {state['epoch']} (step {state['step']})", flush=True)
     return state
 

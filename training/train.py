@@ -116,9 +116,8 @@ def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:
 def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> tuple[list, dict]:
     """Keras callbacks, and those of them whose counters a resumed run must get back (by name)."""
     run = cfg.run_dir
-    best_file = run / "best.weights.h5"
     best = keras.callbacks.ModelCheckpoint(
-        str(best_file), monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True
+        str(run / "best.weights.h5"), monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True
     )
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience)
     callbacks = [
@@ -129,8 +128,7 @@ def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> tu
         keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
     ]
-    # On another machine the best weights so far are gone: "best" then starts again from the resume.
-    stateful: dict = {"early_stopping": early} | ({"best": best} if best_file.is_file() else {})
+    stateful: dict = {"early_stopping": early, "best": best}
     if cfg.schedule == "plateau":
         plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3)
         callbacks.append(plateau)

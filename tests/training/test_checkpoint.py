@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
 from training import checkpoint
-from training.checkpoint import CHECKPOINT_FILE, Checkpointing, from_bfloat16_bits, read_progress, to_bfloat16_bits
+from training.checkpoint import (
+    CHECKPOINT_FILE,
+    STATE_FILE,
+    Checkpointing,
+    from_bfloat16_bits,
+    read_progress,
+    resumable_state,
+    to_bfloat16_bits,
+)
 from training.config import TrainConfig
 from training.train import main, train
 
@@ -107,3 +116,14 @@ def test_bfloat16_bits_round_to_nearest_and_keep_float32_range():
     assert np.all(np.abs(back - values) <= np.abs(values) * 2.0**-8)
     assert back[4] == 1.0 and back[5] == 1.015625  # ties go to the even mantissa
     assert checkpoint.to_bfloat16_bits(values).dtype == np.uint16
+
+
+def test_resume_keeps_the_best_weights_counter_only_where_those_weights_are(tmp_path):
+    cfg = TrainConfig(name="run", runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "checkpoints"))
+    cfg.checkpoint_path.mkdir(parents=True)
+    counters = {"best": {"best": 0.5}, "early_stopping": {"wait": 1.0, "best": 0.5}}
+    (cfg.checkpoint_path / STATE_FILE).write_text(json.dumps({"epoch": 2, "step": 6, "callbacks": counters}))
+    assert resumable_state(cfg, resume=True)["callbacks"] == {"early_stopping": {"wait": 1.0, "best": 0.5}}
+    cfg.run_dir.mkdir(parents=True)
+    (cfg.run_dir / "best.weights.h5").write_bytes(b"")  # the same machine: a later epoch must beat 0.5
+    assert resumable_state(cfg, resume=True)["callbacks"] == counters
