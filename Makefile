@@ -19,7 +19,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PIP) install -q -e ".[dev,train,demo,video]"
+	$(PIP) install -q -e ".[dev,train,demo,video,cluster]"
 	touch $@
 
 install: $(VENV)/.base ## service dependencies only (no TensorFlow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -110,7 +111,7 @@ def analyse_images(images: Sequence[Path], spec: Spec, run: RayRun) -> tuple[int
 def analyse_videos(videos: Sequence[Path], spec: Spec, run: RayRun) -> tuple[int, int]:
     """One block, one batch and one task per video; a task takes the CPUs an actor does."""
     timelines = dataset(videos, blocks=len(videos)).map_batches(
-        video_table, fn_args=(spec,), batch_size=1, num_cpus=spec.settings.ort_intra_op_threads
+        partial(video_table, spec=spec), batch_size=1, num_cpus=spec.settings.ort_intra_op_threads
     )
     return write(timelines, run, "videos", VIDEO_ORDER)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-import click
+from typer._click import Context  # typer's own copy of click: the context its commands parse with
 from typer.core import TyperCommand
 
 OPTION = "--ray"
@@ -31,5 +31,5 @@ def with_addresses(args: list[str]) -> list[str]:
 class RayAddressCommand(TyperCommand):
     """A command whose ``--ray`` option may come without its address."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, with_addresses(args))

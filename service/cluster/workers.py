@@ -9,7 +9,6 @@ unreadable file never fails a Ray task, which would retry it and then fail the j
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pyarrow as pa
 
 from service.app import load_model
 from service.decoding import ImageError
-from service.files import face_rows
+from service.files import Row, face_rows
 from service.inference import DetectOptions
 from service.library import FaceAnalyzer
 from service.schemas import FaceOut
@@ -29,7 +28,7 @@ from service.video.timeline import VideoTimeline
 
 from .tables import error_row, image_columns, table, video_columns, video_rows
 
-Batch = Mapping[str, np.ndarray]
+Batch = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class ImageBatches:
 def video_table(batch: Batch, spec: Spec) -> pa.Table:
     """Ray Data task: the rows of each video in the batch (one video per batch: one task each)."""
     names = video_columns(spec.labels)
-    rows = []
+    rows: list[Row] = []
     for path, file in zip(batch["path"], batch["file"], strict=True):
         try:
             rows += video_rows(str(path), asyncio.run(timeline_of(Path(file), spec)))
