@@ -22,6 +22,7 @@ from bench.common import MODEL_STORE, RESULTS, frame_640x480, machine_info, r3, 
 
 CLUSTER_JSON = RESULTS / "cluster.json"
 RAY_CPUS = 2
+MILLION = 1_000_000
 
 
 def write_images(folder: Path, count: int) -> list[Path]:
@@ -77,9 +78,61 @@ def measure(images: int) -> dict[str, Any]:
             for actors in (1, 2):
                 seconds, faces = on_ray(folder, Path(scratch) / f"ray-{actors}", actors)
                 runs.append(run_row(f"Ray, {actors} actor{'s' * (actors > 1)}", actors, seconds, images, faces))
+            driver = driver_costs(Path(scratch) / "ray-2" / "images")
         finally:
             ray.shutdown()
-    return {"machine": machine_info(), "images": images, "ray_cpus": RAY_CPUS, "ray_start_s": r3(startup), "runs": runs}
+    size = len(frame_640x480())
+    return {
+        "machine": machine_info(),
+        "images": images,
+        "image_bytes": size,
+        "ray_cpus": RAY_CPUS,
+        "ray_start_s": r3(startup),
+        "runs": runs,
+        "driver": driver,
+    }
+
+
+def figures(results: dict[str, Any]) -> str:
+    """The table of docs/cluster.md, from results/cluster.json's ``local`` section."""
+    lines = ["| run | processes | seconds | images/s |", "|---|---:|---:|---:|"]
+    for run in results["runs"]:
+        lines.append(f"| {run['run']} | {run['processes']} | {run['seconds']:.1f} | {run['images_per_s']:.1f} |")
+    machine = results["machine"]
+    lines.append("")
+    lines.append(
+        f"{results['images']} images of {results['image_bytes'] / 1000:.0f} kB; {machine['cpu']}, "
+        f"{machine['cores']} cores, measured {machine['measured_at']}; "
+        f"Ray's start-up, not counted above: {results['ray_start_s']:.1f} s."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def driver_costs(parquet: Path) -> dict[str, float]:
+    """What stays on the driver whatever the cluster's size, for a million files: the dataset of their paths
+    and the sorted CSV, both timed on a million rows (made-up paths; the run's rows repeated under new paths)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from service.cluster.job import dataset, write_sorted
+    from service.cluster.tables import IMAGE_ORDER
+
+    paths = [Path(f"/data/collection/{index // 1000:04d}/{index:07d}.jpg") for index in range(MILLION)]
+    began = time.perf_counter()
+    assert dataset(paths).count() == MILLION
+    listed = time.perf_counter() - began
+    rows = pq.read_table(parquet)
+    million = rows.take([index % rows.num_rows for index in range(MILLION)])
+    million = million.set_column(0, "path", pa.array([str(path) for path in reversed(paths)]))
+    folder = parquet.parent / "million"
+    folder.mkdir()
+    pq.write_table(million, folder / "rows.parquet")
+    began = time.perf_counter()
+    write_sorted(folder, IMAGE_ORDER, folder.parent / "million.csv", "csv")
+    return {
+        "dataset_of_a_million_paths_s": r3(listed),
+        "sorted_csv_of_a_million_rows_s": r3(time.perf_counter() - began),
+    }
 
 
 def run_row(name: str, processes: int, seconds: float, images: int, faces: int) -> dict[str, Any]:
@@ -91,12 +144,14 @@ def run_row(name: str, processes: int, seconds: float, images: int, faces: int) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=400, help="copies of the benchmark frame to analyse")
+    parser.add_argument("--images", type=int, default=2000, help="copies of the benchmark frame to analyse")
     parser.add_argument("--out", type=Path, default=CLUSTER_JSON, help="results file (JSON)")
     args = parser.parse_args(argv)
     # One thread per process or actor; the committed model, whatever the shell's FER_* say.
     os.environ.update({"FER_ORT_INTRA_OP_THREADS": "1", "FER_MODEL_STORE": str(MODEL_STORE)})
-    update_json(args.out, "local", measure(args.images))
+    results = measure(args.images)
+    update_json(args.out, "local", results)
+    print(figures(results))
 
 
 if __name__ == "__main__":
