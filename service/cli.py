@@ -100,8 +100,11 @@ def _on_ray(
     output_format: Format | None,
 ) -> int:
     """--ray: Ray and pyarrow are imported here only (the cluster extra); Parquet goes to the --out folder."""
-    from service.cluster.job import RayRun, analyze_on_ray
-
+    try:
+        from service.cluster.job import RayRun, analyze_on_ray
+    except ModuleNotFoundError as exc:
+        hint = f"needs the cluster extra ({exc.name} is missing): pip install 'fer-service[cluster]'"
+        raise typer.BadParameter(hint, param_hint="--ray") from exc
     if out is None:
         raise typer.BadParameter("--ray writes Parquet files: name a folder for them", param_hint="--out")
     run = RayRun(address, out, output_format.value if output_format else None)

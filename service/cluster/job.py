@@ -49,7 +49,9 @@ def actor_settings(settings: Settings) -> Settings:
     """Each actor gets ``FER_ORT_INTRA_OP_THREADS`` threads (1 when 0: ONNX Runtime would take every core of the
     node once per actor) and as many Ray CPUs, so the pool never oversubscribes a node."""
     threads = settings.ort_intra_op_threads or 1
-    return settings.model_copy(update={"ort_intra_op_threads": threads, "ort_inter_op_threads": 1})
+    # Absolute: a worker's current folder is not the driver's.
+    update = {"ort_intra_op_threads": threads, "ort_inter_op_threads": 1, "model_store": settings.model_store.resolve()}
+    return settings.model_copy(update=update)
 
 
 def analyze_on_ray(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -124,3 +125,12 @@ def test_a_run_without_ray_never_imports_it() -> None:
 def test_each_actor_gets_the_threads_setting_and_one_when_onnx_runtime_would_choose() -> None:
     assert actor_settings(Settings(ort_intra_op_threads=0)).ort_intra_op_threads == 1
     assert actor_settings(Settings(ort_intra_op_threads=3)).ort_intra_op_threads == 3
+    assert actor_settings(Settings(model_store=Path("model_store"))).model_store == REPO_ROOT / "model_store"
+
+
+def test_ray_missing_is_a_usage_error_naming_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delitem(sys.modules, "service.cluster.job")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: importing it raises ModuleNotFoundError
+    result = runner.invoke(app, ["analyze", str(PHOTOS), "--ray", "--out", str(tmp_path)])
+    message = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # the words of typer's error box
+    assert result.exit_code == 2 and "(ray is missing): pip install 'fer-service[cluster]'" in message
