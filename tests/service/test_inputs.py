@@ -50,6 +50,7 @@ def test_paths_that_name_nothing_are_refused(collection: Path) -> None:
         (["photos", "--ray", "auto"], ["photos", "--ray", "auto"]),
         (["photos", "--ray", "ray://head:10001"], ["photos", "--ray", "ray://head:10001"]),
         (["photos", "--ray", "10.0.0.5:6379"], ["photos", "--ray", "10.0.0.5:6379"]),
+        (["--ray=auto", "photos"], ["--ray=auto", "photos"]),
         (["photos"], ["photos"]),
     ],
 )
