@@ -48,12 +48,13 @@ class ImageBatches:
         self.analyzer = FaceAnalyzer(settings=spec.settings)
 
     def __call__(self, batch: Batch) -> pa.Table:
-        files = {Path(path): Path(file) for path, file in zip(batch["path"], batch["file"], strict=True)}
+        paths = [Path(path) for path in batch["path"]]  # a list may name a file twice: twice its rows, as in process
+        files = dict(zip(paths, map(Path, batch["file"]), strict=True))
 
         def analyze(path: Path) -> list[FaceOut]:
             return self._analyze(files[path])
 
-        rows = face_rows(files, analyze, self.spec.labels)
+        rows = face_rows(paths, analyze, self.spec.labels)
         return table(rows, image_columns(self.spec.labels))
 
     def _analyze(self, file: Path) -> list[FaceOut]:

@@ -89,12 +89,13 @@ def test_bad_files_become_error_rows_and_the_job_finishes(planted_clip, tmp_path
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 4096)
     shutil.copy(PHOTOS / "astronaut.png", tmp_path / "astronaut.png")
     listing = tmp_path / "files.txt"
-    listing.write_text("astronaut.png\ntruncated.png\nnotes.jpg\nmissing.png\nbroken.mp4\n")
+    listing.write_text("astronaut.png\ntruncated.png\nnotes.jpg\nmissing.png\nbroken.mp4\nastronaut.png\n")
 
     summary = on_ray(tmp_path / "out", str(listing), expect=1)
 
     rows = dicts((tmp_path / "out/images.csv").read_text())
-    assert [Path(r["path"]).name for r in rows] == ["astronaut.png", "missing.png", "notes.jpg", "truncated.png"]
+    names = [Path(r["path"]).name for r in rows]
+    assert names == ["astronaut.png", "astronaut.png", "missing.png", "notes.jpg", "truncated.png"]  # listed twice
     errors = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}
     assert errors["missing.png"].startswith("cannot read: No such file")
     assert errors["notes.jpg"].startswith("unsupported file type text")
@@ -104,7 +105,7 @@ def test_bad_files_become_error_rows_and_the_job_finishes(planted_clip, tmp_path
     assert sorted(alone, key=lambda r: r["path"]) == rows
     (video,) = dicts((tmp_path / "out/videos.csv").read_text())
     assert Path(video["path"]).name == "broken.mp4" and video["error"] and video["frame"] == ""
-    assert "4 images, 1 videos, 1 faces, 4 errors" in summary
+    assert "5 images, 1 videos, 2 faces, 4 errors" in summary
 
 
 def test_a_run_without_ray_never_imports_it() -> None:
