@@ -5,8 +5,9 @@ The same files for every run: ``--images`` copies of the benchmark frame (640x48
 of about 90 px) in a temporary folder. Each run is timed from start to written output, Ray's own
 start-up excepted (measured apart): in process, loading the model, analysing every file and
 writing the CSV (what ``fer analyze`` does); on Ray, starting the actors (each loads the model),
-analysing and writing Parquet (what ``--ray`` does). One ONNX Runtime thread per process or actor.
-One run each, in that order, on an otherwise idle machine.
+analysing and writing Parquet (what ``--ray`` does). ONNX Runtime has one thread everywhere; OpenCV's
+detection has its default in process (every core, as ``fer analyze`` runs it) and one thread per actor
+(``--ray`` holds each actor to the CPUs it reserves). One run each, in that order, on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=2000, help="copies of the benchmark frame to analyse")
     parser.add_argument("--out", type=Path, default=CLUSTER_JSON, help="results file (JSON)")
     args = parser.parse_args(argv)
-    # One thread per process or actor; the committed model, whatever the shell's FER_* say.
+    # One ONNX Runtime thread per process or actor; the committed model, whatever the shell's FER_* say.
     os.environ.update({"FER_ORT_INTRA_OP_THREADS": "1", "FER_MODEL_STORE": str(MODEL_STORE)})
     results = measure(args.images)
     update_json(args.out, "local", results)

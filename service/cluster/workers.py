@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyarrow as pa
 
@@ -46,6 +47,7 @@ class ImageBatches:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.analyzer = FaceAnalyzer(settings=spec.settings)
+        hold_to_cpus(spec)
 
     def __call__(self, batch: Batch) -> pa.Table:
         paths = [Path(path) for path in batch["path"]]  # a list may name a file twice: twice its rows, as in process
@@ -67,8 +69,15 @@ class ImageBatches:
             raise ImageError(422, f"cannot analyse: {type(exc).__name__}: {exc}") from exc
 
 
+def hold_to_cpus(spec: Spec) -> None:
+    """OpenCV's detection threads as many as the CPUs Ray reserved (ONNX Runtime's are set by the settings):
+    by default it takes every core of the node, once per actor."""
+    cv2.setNumThreads(spec.settings.ort_intra_op_threads)
+
+
 def video_table(batch: Batch, spec: Spec) -> pa.Table:
     """Ray Data task: the rows of each video in the batch (one video per batch: one task each)."""
+    hold_to_cpus(spec)
     names = video_columns(spec.labels)
     rows: list[Row] = []
     for path, file in zip(batch["path"], batch["file"], strict=True):
