@@ -12,7 +12,7 @@ MODEL_VERSION ?= 1.1.0
 CHECKPOINTS ?= results/checkpoints
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow
+.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow bench-cluster
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PIP) install -q -e ".[dev,train,demo,video]"
+	$(PIP) install -q -e ".[dev,train,demo,video,cluster]"
 	touch $@
 
 install: $(VENV)/.base ## service dependencies only (no TensorFlow)
@@ -178,6 +178,9 @@ eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector 
 
 stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json
 	$(PY) -m bench.stream_follow
+
+bench-cluster: install-dev ## fer analyze: images/s in process and on a local Ray instance (1, 2 actors) -> results/cluster.json
+	$(PY) -m bench.cluster
 
 bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + docs/benchmarks.md
 	$(PY) -m bench.quantize

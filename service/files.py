@@ -7,7 +7,7 @@ sink, and the files can be shared out between workers without changing what a ro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,15 @@ Row = dict[str, Any]
 Analyze = Callable[[Path], list[FaceOut]]
 
 
-def iter_images(paths: Iterable[Path], recursive: bool = False) -> Iterator[Path]:
-    """Files as given; a folder gives its image files, sorted (with ``recursive``, those of its subfolders too)."""
+def iter_images(
+    paths: Iterable[Path], recursive: bool = False, suffixes: Collection[str] = IMAGE_SUFFIXES
+) -> Iterator[Path]:
+    """Files as given; a folder gives its image files (or those with ``suffixes``), sorted (with
+    ``recursive``, those of its subfolders too)."""
     for path in paths:
         if path.is_dir():
             found = path.rglob("*") if recursive else path.iterdir()
-            yield from sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            yield from sorted(p for p in found if p.is_file() and p.suffix.lower() in suffixes)
         else:
             yield path
 
