@@ -59,6 +59,7 @@ def raw_error(status: int, detail: str) -> bytes:
     return head.encode() + body
 
 
+@functools.cache  # one per (limit, retry) pair: built at the first overload, not for every refused request
 def overloaded_app(limit: int, retry_after_s: int) -> ASGIApp:
     """The connection limit's 503: the service's JSON error, with ``Retry-After`` and a request id."""
 

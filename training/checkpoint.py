@@ -111,6 +111,16 @@ def read_state(directory: Path) -> dict:
     return json.loads((Path(directory) / STATE_FILE).read_text())
 
 
+def progress_timing(directory: Path) -> dict:
+    """Wall seconds, epochs and hosts of a run, from its progress log (every machine it was on)."""
+    progress = read_progress(directory)
+    return {
+        "wall_time_s": round(sum(float(row["seconds"]) for row in progress)),
+        "epochs": len(progress),
+        "hosts": sorted({row["host"] for row in progress}),
+    }
+
+
 def read_progress(directory: Path) -> list[dict]:
     path = Path(directory) / PROGRESS_FILE
     if not path.is_file():

@@ -20,7 +20,7 @@ import numpy as np
 
 from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
-from training.checkpoint import read_progress, read_state
+from training.checkpoint import progress_timing, read_state
 from training.config import TrainConfig
 from training.flops import count_macs
 from training.labels import LABELS
@@ -144,13 +144,7 @@ def run_record(run_dir: Path) -> dict:
 
 def checkpoint_record(folder: Path) -> dict:
     """An earlier stage known by its checkpoint folder (training.checkpoint): its config and timing."""
-    progress = read_progress(folder)
-    timing = {
-        "wall_time_s": round(sum(float(row["seconds"]) for row in progress)),
-        "epochs": len(progress),
-        "hosts": sorted({row["host"] for row in progress}),
-    }
-    return {"checkpoint": str(folder), "config": read_state(folder)["config"], "timing": timing}
+    return {"checkpoint": str(folder), "config": read_state(folder)["config"], "timing": progress_timing(folder)}
 
 
 def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:

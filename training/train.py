@@ -31,7 +31,7 @@ from training.checkpoint import (
     EpochBatches,
     cpu_model,
     load_weights_only,
-    read_progress,
+    progress_timing,
     read_state,
     restore_checkpoint,
     resumable_state,
@@ -189,10 +189,9 @@ def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model
 
 def finish_run(cfg: TrainConfig) -> None:
     """Timing and curves from the progress log, which spans every machine the run was on."""
-    progress = read_progress(cfg.checkpoint_path)
-    seconds = sum(float(row["seconds"]) for row in progress)
-    print(f"training took {seconds:.0f} s over {len(progress)} epochs", flush=True)
-    facts = host_facts(seconds) | {"hosts": sorted({row["host"] for row in progress})}
+    timing = progress_timing(cfg.checkpoint_path)
+    print(f"training took {timing['wall_time_s']} s over {timing['epochs']} epochs", flush=True)
+    facts = host_facts(timing["wall_time_s"]) | {"hosts": timing["hosts"]}
     (cfg.run_dir / "timing.json").write_text(json.dumps(facts, indent=2) + "\n")
     plot_curves(cfg.checkpoint_path / PROGRESS_FILE, cfg.run_dir / "curves.png")
 

@@ -199,17 +199,8 @@ class VideoReader:
             ok, bgr = self._capture.retrieve()
             if not ok:
                 return None
-            self._check_frame_size(index, bgr)
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             return SampledFrame(index, time_s, bgr if self.keep_color else EMPTY_FRAME, gray)
-
-    def _check_frame_size(self, index: int, frame: np.ndarray) -> None:
-        """Frames may change size mid-stream: none may be larger than the declared one, which was
-        checked against the limits and sized the memory reserved for this video."""
-        height, width = frame.shape[:2]
-        if width * height > self.info.width * self.info.height or max(width, height) > self.limits.max_side:
-            declared = f"{self.info.width}x{self.info.height}"
-            raise VideoError(413, f"frame {index} is {width}x{height}, larger than the video's declared {declared}")
 
     def _probe(self) -> VideoInfo:
         width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
