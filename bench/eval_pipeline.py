@@ -24,10 +24,9 @@ import numpy as np
 
 from bench.faces.planting import PHOTO, planted_scenes
 from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, fit_framing, predicted_labels
-from service.app import load_model, load_refiner
+from service.app import load_model
 from service.detectors import Detector, detector_store, load_blazeface, load_haar
 from service.framing import NO_FRAMING, Framing, read_card
-from service.refining import CropRefiner
 from service.settings import Settings
 
 RESULTS = Path("results")
@@ -68,17 +67,14 @@ def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> 
     return fitted
 
 
-def variants(name: str, framing: Framing, refine: bool) -> list[tuple[str, Framing, bool, bool]]:
-    """(row name, framing, align, refine) of each crop scored for detector ``name``."""
+def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
+    """(row name, framing, align) of each crop scored for detector ``name``."""
     if name == PlantedSquares.name:
-        return [("exact, upright", NO_FRAMING, True, False)]
-    plain = [("box as found", NO_FRAMING, False, False), ("framed", framing, False, False)]
-    refined = [("framed + refined", framing, False, True)] if refine else []
+        return [("exact, upright", NO_FRAMING, True)]
+    plain = [("box as found", NO_FRAMING, False), ("framed", framing, False)]
     if name == "haar":
-        return [*plain, *refined]
-    landmarks = [("aligned", NO_FRAMING, True, False), ("aligned + framed", framing, True, False)]
-    refined += [("aligned + framed + refined", framing, True, True)] if refine else []
-    return [*plain, *landmarks, *refined]
+        return plain
+    return [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
 
 
 def evaluate(
@@ -87,20 +83,18 @@ def evaluate(
     found: dict[str, Detections],
     scenes: list,
     splits: dict[str, range],
-    refiner: CropRefiner | None = None,
 ) -> list[dict]:
     """One row per detector and crop variant; ``found`` holds each detector's detections on ``scenes``,
-    ``splits`` the range of scenes of each FER-2013 split; with ``refiner``, refined crops too."""
+    ``splits`` the range of scenes of each FER-2013 split."""
     rows = []
     on_originals = predicted_labels(recognizer, [case.face for case in scenes])
     for name, detector in detectors.items():
         detections = found[name]
-        for variant, framing, align, refine in variants(name, detector.framing, refiner is not None):
+        for variant, framing, align in variants(name, detector.framing):
             row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
             row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
             row |= {"cpu_ms": detections.cpu_ms}
-            used = refiner if refine else None
-            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits, used)
+            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits)
             rows.append(row)
     return rows
 
@@ -141,7 +135,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", help="NAME/VERSION,... instead of the served default (files get their names)")
     parser.add_argument("--fit", action="store_true", help="first fit the framing on Training faces")
     parser.add_argument("--fit-faces", type=int, default=1500)
-    parser.add_argument("--refine-passes", type=int, default=1, help="refiner passes of the refined rows (0: none)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # CPU per scene on one thread, as the service's worker threads run it
     settings = Settings(blazeface_threads=1)
@@ -156,12 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     detectors = {PlantedSquares.name: PlantedSquares(scenes), **detectors}
     found = {name: detect_all(detector, scenes) for name, detector in detectors.items()}  # once for all models
     photos = real_photos({name: d for name, d in detectors.items() if name != PlantedSquares.name})
-    refiner = load_refiner(settings.model_copy(update={"refine_passes": args.refine_passes}))
     RESULTS.mkdir(exist_ok=True)
     for model in args.models.split(",") if args.models else [""]:
         chosen = dict(zip(("model_name", "model_version"), model.split("/"), strict=True)) if model else {}
         recognizer = load_model(settings.model_copy(update=chosen)).recognizer()
-        rows = evaluate(recognizer, detectors, found, scenes, splits, refiner)
+        rows = evaluate(recognizer, detectors, found, scenes, splits)
         served = f"{recognizer.model.name}/{recognizer.model.version}"
         report = {"model": served, "rows": rows, "real_photos": photos, "table": table(rows)}
         suffix = f"-{model.replace('/', '-')}" if model else ""

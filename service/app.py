@@ -31,7 +31,6 @@ from service.inference import CropPolicy, EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware, TrailingSlash
 from service.model_store import ModelCard, create_session, open_model
-from service.refining import CropRefiner
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
@@ -56,10 +55,9 @@ class LoadedModel:
     detector: Detector  # the deployment's default (FER_DETECTOR)
     detectors: dict[str, Detector]  # every detector, by name, for requests naming one
     crops: CropPolicy
-    refiner: CropRefiner | None = None  # FER_REFINE_PASSES=0: none
 
     def recognizer(self) -> EmotionRecognizer:
-        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops, self.refiner)
+        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops)
 
 
 def load_model(settings: Settings) -> LoadedModel:
@@ -68,22 +66,7 @@ def load_model(settings: Settings) -> LoadedModel:
     session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
     detectors = load_detectors(settings)
     crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
-    return LoadedModel(card, session, detectors[settings.detector], detectors, crops, load_refiner(settings))
-
-
-def load_refiner(settings: Settings) -> CropRefiner | None:
-    """The crop refiner of ``FER_REFINER_VERSION`` when ``FER_REFINE_PASSES`` asks for one.
-
-    A ``model_store`` mounted without ``face_refiner/`` (an older deployment's) serves crops
-    unrefined, with a warning, as one without BlazeFace serves Haar only; a broken card fails startup.
-    """
-    if settings.refine_passes == 0:
-        return None
-    folder = settings.model_store / "face_refiner" / settings.refiner_version
-    if not folder.is_dir():
-        logger.warning("no crop refiner in %s: crops are not refined", folder)
-        return None
-    return CropRefiner(folder, settings.refine_passes, settings.refiner_threads)
+    return LoadedModel(card, session, detectors[settings.detector], detectors, crops)
 
 
 @asynccontextmanager

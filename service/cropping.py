@@ -1,7 +1,7 @@
 """Face crops: the detector's box, reframed like FER-2013 and, with eye landmarks, turned upright.
 
-A crop is described by a :class:`CropFrame` (centre, sides, angle in the image), so that a later
-step (the crop refiner, ``service.refining``) can move and turn it before the pixels are cut.
+A crop is described by a :class:`CropFrame` (centre, sides, angle in the image) and cut from the
+original image in one affine warp.
 """
 
 from __future__ import annotations
@@ -44,13 +44,6 @@ class CropFrame:
         cos, sin = math.cos(math.radians(self.angle)), math.sin(math.radians(self.angle))
         du, dv = u * self.width, v * self.height
         return self.centre_x + du * cos - dv * sin, self.centre_y + du * sin + dv * cos
-
-    def corrected(self, turn: float, u: float, v: float, log_scale: float = 0.0) -> CropFrame:
-        """The frame turned by ``turn`` degrees, moved to (u, v) crop sides and its sides scaled by
-        ``exp(log_scale)`` (a refiner's correction)."""
-        centre_x, centre_y = self.to_image(u, v)
-        factor = math.exp(log_scale)
-        return CropFrame(centre_x, centre_y, self.width * factor, self.height * factor, self.angle + turn)
 
 
 def frame_of(box: Box, framing: Framing, align: bool) -> CropFrame:

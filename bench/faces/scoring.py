@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from bench.faces.planting import Planted
-from service.cropping import eye_angle
+from service.cropping import crop_face, eye_angle
 from service.detection import Box, Landmark
 from service.detectors import Detector
 from service.framing import Framing
 from service.inference import EmotionRecognizer
-from service.refining import CropRefiner, cut_crops
 
 
 @dataclass(frozen=True)
@@ -103,16 +102,15 @@ def crop_accuracy(
     align: bool,
     on_originals: np.ndarray,
     splits: dict[str, range] | None = None,
-    refiner: CropRefiner | None = None,
 ) -> dict[str, Any]:
     """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement.
 
     ``on_originals`` is the label predicted for every scene's original crop (computed once per model);
     ``splits`` names ranges of scenes (PublicTest, PrivateTest) also scored on their own, so that a
-    choice can be made on PublicTest alone. With ``refiner`` each crop is refined before it is classified.
+    choice can be made on PublicTest alone.
     """
     found = np.array(detections.found, dtype=np.int64)
-    crops = [cut_crops(scenes[i].scene, [found_box(detections, i)], framing, align, refiner)[0] for i in found]
+    crops = [crop_face(scenes[i].scene, found_box(detections, i), framing, align) for i in found]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
     originals = on_originals[found]

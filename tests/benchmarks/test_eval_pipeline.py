@@ -113,9 +113,9 @@ def test_binned_scores_each_range_of_faces_on_its_own() -> None:
     assert scores["140-200"]["accuracy_crops"] == pytest.approx(100.0)
 
 
-def test_variants_add_refined_rows_only_with_a_refiner() -> None:
+def test_variants_add_aligned_rows_only_for_detectors_with_landmarks() -> None:
     framing = Framing(1.2, 1.2, 0.0, -0.1)
-    assert [row[0] for row in variants("haar", framing, False)] == ["box as found", "framed"]
-    refined = variants("blazeface_short", framing, True)
-    assert refined[-1] == ("aligned + framed + refined", framing, True, True)
-    assert [row[0] for row in refined if row[3]] == ["framed + refined", "aligned + framed + refined"]
+    assert [row[0] for row in variants("haar", framing)] == ["box as found", "framed"]
+    landmarks = variants("blazeface_short", framing)
+    assert landmarks[-1] == ("aligned + framed", framing, True)
+    assert [row[0] for row in landmarks if row[2]] == ["aligned", "aligned + framed"]
