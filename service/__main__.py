@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from service.app import create_app, load_model
-from service.detection import DetectorLoadError
+from service.faces.detector import DetectorLoadError
 from service.logs import log_config
 from service.metrics import multiprocess_metrics
 from service.model_store import ModelLoadError

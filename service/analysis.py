@@ -20,7 +20,7 @@ from PIL import Image
 from service.annotate import annotate, encode_jpeg
 from service.batching import MicroBatcher, QueueFullError
 from service.decoding import DecodedImage, ImageError, decode_opened, decoded_bytes, open_image
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.leases import BudgetTimeoutError, ByteBudget, Lease, run_holding
 from service.metrics import Metrics

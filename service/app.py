@@ -25,8 +25,9 @@ from service.analysis import ImageAnalyzer, InFlight
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
-from service.detectors import Detector, load_detectors
 from service.errors import register_error_handlers
+from service.faces.detector import Detector
+from service.faces.loading import load_detectors
 from service.inference import CropPolicy, EmotionRecognizer
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware, TrailingSlash

@@ -17,11 +17,10 @@ import numpy as np
 import onnxruntime as ort
 
 from service.batching import MicroBatcher, Upcoming
-from service.cropping import crop_face
-from service.detection import Box
-from service.detectors import Detector, DetectorUnavailableError
-from service.following import FaceFollower
-from service.framing import NO_FRAMING
+from service.faces.crops import crop_face
+from service.faces.detector import Box, Detector, DetectorUnavailableError
+from service.faces.following import FaceFollower
+from service.faces.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
 from service.preprocessing import preprocess_face, to_grayscale, to_model_input
@@ -51,7 +50,7 @@ class DetectOptions:
     min_face_size: int | None = None
     detect: bool = True  # False: the whole image is one face crop (e.g. a FER-2013 image)
     detector: str | None = None  # a name of EmotionRecognizer.detectors; None: the default one
-    # A stream's follower: faces searched near their last boxes (service.following); None: whole image.
+    # A stream's follower: faces searched near their last boxes (service.faces.following); None: whole image.
     follower: FaceFollower | None = field(default=None, compare=False)
 
 

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     stream_smoothing_alpha: float = Field(
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
     )
-    # Following faces (service.following): between full-frame searches each face is re-detected
+    # Following faces (service.faces.following): between full-frame searches each face is re-detected
     # in a region around its last box, a fraction of the CPU of a whole-frame search (docs/detectors.md).
     stream_follow_faces: bool = Field(default=True, description="re-detect stream faces near their last boxes")
     stream_full_detect_every: int = Field(

@@ -23,14 +23,14 @@ from fastapi.responses import JSONResponse
 from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
-from service.following import FaceFollower
+from service.faces.following import FaceFollower
+from service.faces.tracking import FaceTracker
 from service.inference import DetectOptions
 from service.metrics import Metrics
 from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
 from service.settings import Settings
 from service.smoothing import FaceSmoother
 from service.stream_control import ControlMessageError, parse_control
-from service.tracking import FaceTracker
 
 logger = logging.getLogger(__name__)
 # Application close codes are 4000-4999; 4408 reads as HTTP's 408 Request Timeout.

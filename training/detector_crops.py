@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from bench.faces.planting import planted_scenes
-from service.cropping import crop_face
-from service.detectors import Detector, load_blazeface, load_haar
+from service.faces.crops import crop_face
+from service.faces.detector import Detector
+from service.faces.loading import load_blazeface, load_haar
 from service.preprocessing import PreprocessConfig, preprocess_face
 from service.settings import Settings
 from training.prepare import load_prepared

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from bench.faces.planting import Planted
-from service.cropping import crop_face, eye_angle
-from service.detection import Box, Landmark
-from service.detectors import Detector
-from service.framing import Framing
+from service.faces.crops import crop_face, eye_angle
+from service.faces.detector import Box, Detector, Landmark
+from service.faces.framing import Framing
 from service.inference import EmotionRecognizer
 
 

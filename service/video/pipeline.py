@@ -27,11 +27,11 @@ from starlette.types import Receive
 
 from service.analysis import ImageAnalyzer, InFlight
 from service.batching import QueueFullError
+from service.faces.tracking import FaceTracker
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.leases import Lease, run_holding
 from service.metrics import Metrics
 from service.settings import Settings
-from service.tracking import FaceTracker
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
 

@@ -11,9 +11,9 @@ import pytest
 from bench.eval_pipeline import variants
 from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
 from bench.faces.scoring import PlantedSquares, binned, detect_all, fit_framing, paired_accuracy
-from service.cropping import crop_face
-from service.detection import Box, Landmark
-from service.framing import Framing
+from service.faces.crops import crop_face
+from service.faces.detector import Box, Landmark
+from service.faces.framing import Framing
 
 
 def fake_faces(count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.app import create_app, load_model
-from service.blazeface import BlazeFaceDetector
-from service.detection import Box, DetectorConfig, FaceDetector
-from service.detectors import load_blazeface
+from service.faces.blazeface import BlazeFaceDetector
+from service.faces.detector import Box
+from service.faces.haar import HaarConfig, HaarDetector
+from service.faces.loading import load_blazeface
 from service.inference import EmotionRecognizer
 from service.model_store import resolve_model_dir
 from service.settings import Settings
@@ -92,8 +93,8 @@ def recognizer(make_settings: MakeSettings) -> EmotionRecognizer:
 
 
 @pytest.fixture(scope="session")
-def detector() -> FaceDetector:
-    return FaceDetector(DetectorConfig())
+def detector() -> HaarDetector:
+    return HaarDetector(HaarConfig())
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,7 @@ def fer_test_faces() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def multi_face_image(fer_test_faces: list[Path], detector: FaceDetector) -> tuple[bytes, list[Box]]:
+def multi_face_image(fer_test_faces: list[Path], detector: HaarDetector) -> tuple[bytes, list[Box]]:
     """PNG of 3 FER faces upscaled to 160 px on a gray canvas, and the true box of each face.
 
     Not every FER face is found by the Haar cascade once upscaled, so the first faces that are

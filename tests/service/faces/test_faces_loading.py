@@ -1,4 +1,4 @@
-"""service.detectors: which detectors a deployment loads, and choosing one per request."""
+"""service.faces.loading: which detectors a deployment loads, and choosing one per request."""
 
 from pathlib import Path
 
@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from service.detection import DetectorLoadError
-from service.detectors import DetectorUnavailableError, load_detectors
+from service.faces.detector import DetectorLoadError, DetectorUnavailableError
+from service.faces.loading import load_detectors
 from service.inference import CropPolicy, DetectOptions, EmotionRecognizer
 
 

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from service.detection import Box
-from service.detectors import Detector
+from service.faces.detector import Box, Detector
 
 # A followed face is searched at about this size: enough for either detector (Haar's window is
 # 20 px, BlazeFace sees the region at 128 px), and the smaller, the cheaper Haar's search (docs/detectors.md).

@@ -1,16 +1,17 @@
-"""Face detection with OpenCV's bundled frontal-face Haar cascade."""
+"""The Haar detector: OpenCV's bundled frontal-face cascade (the default detector, no model file)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import cv2
 import numpy as np
 
-from service.framing import NO_FRAMING, Framing
+from service.faces.detector import Box, DetectorLoadError
+from service.faces.framing import NO_FRAMING, Framing
 from service.settings import Settings
 
 
@@ -30,61 +31,13 @@ WORKING_BYTES_PER_PIXEL = 48
 KEEP_CLASSIFIER_MAX_PIXELS = 500_000
 
 
-class DetectorLoadError(RuntimeError):
-    """The Haar cascade file is missing or unreadable."""
-
-
-class Landmark(NamedTuple):
-    """A named face keypoint (e.g. ``right_eye``: the person's right eye) in original-image pixels."""
-
-    name: str
-    x: float
-    y: float
-
-
-@dataclass(frozen=True)
-class Box:
-    """A face rectangle in original-image pixels, with the keypoints of detectors that find them."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    # Not part of equality: a box is the same face rectangle whoever found it.
-    landmarks: tuple[Landmark, ...] = field(default=(), compare=False)
-
-    @property
-    def area(self) -> int:
-        return self.w * self.h
-
-    def iou(self, other: Box) -> float:
-        """Intersection over union, 0 for disjoint boxes."""
-        inter_w = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
-        inter_h = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
-        inter = inter_w * inter_h
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
-
-    def moved(self, scale: float, left: float, top: float) -> Box:
-        """This box found on a part of an image shrunk by ``scale``, in the whole image's pixels."""
-        marks = tuple(Landmark(p.name, p.x / scale + left, p.y / scale + top) for p in self.landmarks)
-        x, y = round(self.x / scale + left), round(self.y / scale + top)
-        return Box(x, y, round(self.w / scale), round(self.h / scale), marks)
-
-    def landmark(self, name: str) -> Landmark | None:
-        return next((point for point in self.landmarks if point.name == name), None)
-
-
 def _setting(name: str) -> Any:
-    """A default of the service settings: they are the one place detection defaults are chosen."""
+    """A default of the service settings: they are the one place the Haar search's defaults are chosen."""
     return Settings.model_fields[f"detect_{name}"].default
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
+class HaarConfig:
     """The ``detect_*`` settings (speed vs smallest face: see :class:`service.settings.Settings`)."""
 
     cascade: str = _setting("cascade")
@@ -95,7 +48,7 @@ class DetectorConfig:
     max_downscale: int = _setting("max_downscale")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DetectorConfig:
+    def from_settings(cls, settings: Settings) -> HaarConfig:
         return cls(**{f.name: getattr(settings, f"detect_{f.name}") for f in fields(cls)})
 
     def search_scale(self, height: int, width: int) -> float:
@@ -105,7 +58,7 @@ class DetectorConfig:
         return min(1.0, max(self.max_side / long_side, 1.0 / self.max_downscale))
 
 
-class FaceDetector:
+class HaarDetector:
     """Finds faces in a grayscale image with a Haar cascade; large images are searched on a downscaled copy.
 
     ``cv2.CascadeClassifier`` is not documented as thread-safe, and detection runs in worker
@@ -114,7 +67,7 @@ class FaceDetector:
 
     name = "haar"
 
-    def __init__(self, config: DetectorConfig, cascade_path: Path | None = None, framing: Framing = NO_FRAMING) -> None:
+    def __init__(self, config: HaarConfig, cascade_path: Path | None = None, framing: Framing = NO_FRAMING) -> None:
         self.config = config
         self.framing = framing
         self.cascade_path = cascade_path or resolve_cascade(config.cascade)

@@ -1,4 +1,4 @@
-"""service.blazeface: BlazeFace in ONNX Runtime, its anchors, tiles and keypoints."""
+"""service.faces.blazeface: BlazeFace in ONNX Runtime, its anchors, tiles and keypoints."""
 
 from pathlib import Path
 
@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from service.blazeface import BlazeFaceDetector, ssd_anchors
-from service.cropping import eye_angle
-from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector
+from service.faces.blazeface import BlazeFaceDetector, ssd_anchors
+from service.faces.crops import eye_angle
+from service.faces.detector import Box, DetectorLoadError
+from service.faces.haar import HaarConfig, HaarDetector
 
 ASTRONAUT_FACE = Box(132, 54, 74, 75)  # where BlazeFace (short range) finds it on the committed photo
 FACE_CENTRE = (168.0, 90.0)
@@ -52,7 +53,7 @@ def test_detect_finds_a_tilted_face_that_haar_misses(
     blazeface: BlazeFaceDetector, astronaut_gray: np.ndarray, degrees: float
 ) -> None:
     tilted = rotated(astronaut_gray, degrees)
-    assert FaceDetector(DetectorConfig()).detect(tilted) == []
+    assert HaarDetector(HaarConfig()).detect(tilted) == []
     [box] = blazeface.detect(tilted)
     assert box.iou(ASTRONAUT_FACE) > 0.6
     # Turned counter-clockwise on screen, the eye line slopes up to the right: about -degrees.

@@ -1,7 +1,7 @@
-"""service.tracking: track ids follow faces across frames; the assignment is optimal, not greedy."""
+"""service.faces.tracking: track ids follow faces across frames; the assignment is optimal, not greedy."""
 
-from service.detection import Box
-from service.tracking import FaceTracker
+from service.faces.detector import Box
+from service.faces.tracking import FaceTracker
 
 
 def test_update_keeps_the_ids_of_two_moving_faces() -> None:

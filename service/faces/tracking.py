@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from service.detection import Box
+from service.faces.detector import Box
 
 MIN_IOU = 0.3  # below this overlap two boxes are different faces (as in service.smoothing)
 MAX_GAP_S = 1.0  # a face may be missed (blink, turned head, failed detection) this long

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from service.detection import Box
-from service.framing import Framing
+from service.faces.detector import Box
+from service.faces.framing import Framing
 
 
 def eye_angle(box: Box) -> float:

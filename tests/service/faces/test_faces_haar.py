@@ -1,4 +1,4 @@
-"""service.detection: Haar cascade face boxes in original-image pixels."""
+"""service.faces.haar: Haar cascade face boxes in original-image pixels."""
 
 from pathlib import Path
 
@@ -6,32 +6,33 @@ import cv2
 import numpy as np
 import pytest
 
-from service.detection import Box, DetectorConfig, DetectorLoadError, FaceDetector, resolve_cascade
+from service.faces.detector import Box, DetectorLoadError
+from service.faces.haar import HaarConfig, HaarDetector, resolve_cascade
 
 ASTRONAUT_FACE = Box(133, 50, 71, 71)  # where the cascade finds it on the committed 384x384 photo
 
 
-def test_detect_finds_the_one_face_of_the_astronaut(detector: FaceDetector, astronaut_path: Path) -> None:
+def test_detect_finds_the_one_face_of_the_astronaut(detector: HaarDetector, astronaut_path: Path) -> None:
     boxes = detector.detect(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE))
     assert len(boxes) == 1
     assert boxes[0].iou(ASTRONAUT_FACE) > 0.8
 
 
-def test_detect_finds_no_face_on_the_cat(detector: FaceDetector, chelsea_path: Path) -> None:
+def test_detect_finds_no_face_on_the_cat(detector: HaarDetector, chelsea_path: Path) -> None:
     assert detector.detect(cv2.imread(str(chelsea_path), cv2.IMREAD_GRAYSCALE)) == []
 
 
 def test_detect_maps_boxes_from_the_downscaled_copy_back(astronaut_path: Path) -> None:
     gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
     large = cv2.resize(gray, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 1536x1536
-    boxes = FaceDetector(DetectorConfig(max_side=512)).detect(large)
+    boxes = HaarDetector(HaarConfig(max_side=512)).detect(large)
     expected = Box(ASTRONAUT_FACE.x * 4, ASTRONAUT_FACE.y * 4, ASTRONAUT_FACE.w * 4, ASTRONAUT_FACE.h * 4)
     assert len(boxes) == 1 and boxes[0].iou(expected) > 0.7
 
 
 @pytest.mark.parametrize(("shape", "expected"), [((480, 640), 0.5), ((3024, 4032), 0.25), ((240, 200), 1.0)])
 def test_search_scale_shrinks_to_max_side_but_at_most_max_downscale(shape: tuple[int, int], expected: float) -> None:
-    assert DetectorConfig(max_side=320, max_downscale=4).search_scale(*shape) == expected
+    assert HaarConfig(max_side=320, max_downscale=4).search_scale(*shape) == expected
 
 
 def test_detect_keeps_mid_sized_faces_of_a_12_megapixel_photo(astronaut_path: Path) -> None:
@@ -39,13 +40,13 @@ def test_detect_keeps_mid_sized_faces_of_a_12_megapixel_photo(astronaut_path: Pa
     photo = np.full((3024, 4032), 127, np.uint8)
     photo[900 : 900 + person.shape[0], 1400 : 1400 + person.shape[1]] = person
     face = Box(1400 + 3 * ASTRONAUT_FACE.x, 900 + 3 * ASTRONAUT_FACE.y, 3 * ASTRONAUT_FACE.w, 3 * ASTRONAUT_FACE.h)
-    boxes = FaceDetector(DetectorConfig()).detect(photo)
+    boxes = HaarDetector(HaarConfig()).detect(photo)
     assert len(boxes) == 1 and boxes[0].iou(face) > 0.7
     # Shrunk to 320 px as a whole, the 213 px face would be 17 px: below the cascade's 24 px window.
-    assert FaceDetector(DetectorConfig(max_downscale=100)).detect(photo) == []
+    assert HaarDetector(HaarConfig(max_downscale=100)).detect(photo) == []
 
 
-def test_detect_finds_a_71_px_face_in_a_640x480_webcam_frame(detector: FaceDetector, astronaut_path: Path) -> None:
+def test_detect_finds_a_71_px_face_in_a_640x480_webcam_frame(detector: HaarDetector, astronaut_path: Path) -> None:
     frame = np.full((480, 640, 3), 127, np.uint8)
     frame[48:432, 128:512] = cv2.imread(str(astronaut_path))  # the demo test's fake-webcam frame
     i420 = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
@@ -55,12 +56,12 @@ def test_detect_finds_a_71_px_face_in_a_640x480_webcam_frame(detector: FaceDetec
     assert len(boxes) == 1 and boxes[0].iou(face) > 0.7
 
 
-def test_detect_ignores_faces_below_the_minimum_size(detector: FaceDetector, astronaut_path: Path) -> None:
+def test_detect_ignores_faces_below_the_minimum_size(detector: HaarDetector, astronaut_path: Path) -> None:
     gray = cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE)
     assert detector.detect(gray, min_face=100) == []
 
 
-def test_detect_sorts_faces_largest_first(detector: FaceDetector, multi_face_image: tuple[bytes, list[Box]]) -> None:
+def test_detect_sorts_faces_largest_first(detector: HaarDetector, multi_face_image: tuple[bytes, list[Box]]) -> None:
     gray = cv2.imdecode(np.frombuffer(multi_face_image[0], np.uint8), cv2.IMREAD_GRAYSCALE)
     areas = [box.area for box in detector.detect(gray)]
     assert len(areas) == 3 and areas == sorted(areas, reverse=True)
@@ -68,7 +69,7 @@ def test_detect_sorts_faces_largest_first(detector: FaceDetector, multi_face_ima
 
 def test_detector_fails_fast_for_a_missing_cascade(tmp_path: Path) -> None:
     with pytest.raises(DetectorLoadError):
-        FaceDetector(DetectorConfig(), cascade_path=tmp_path / "missing.xml")
+        HaarDetector(HaarConfig(), cascade_path=tmp_path / "missing.xml")
 
 
 def test_resolve_cascade_finds_a_bundled_cascade_by_name() -> None:
@@ -82,18 +83,10 @@ def test_resolve_cascade_keeps_an_explicit_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cascade", ["haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"])
 def test_detect_finds_the_astronaut_with_each_cascade(cascade: str, astronaut_path: Path) -> None:
-    boxes = FaceDetector(DetectorConfig(cascade=cascade)).detect(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE))
+    boxes = HaarDetector(HaarConfig(cascade=cascade)).detect(cv2.imread(str(astronaut_path), cv2.IMREAD_GRAYSCALE))
     assert len(boxes) == 1 and boxes[0].iou(ASTRONAUT_FACE) > 0.7
 
 
 def test_detector_fails_fast_for_an_unknown_cascade_name() -> None:
     with pytest.raises(DetectorLoadError):
-        FaceDetector(DetectorConfig(cascade="haarcascade_no_such_face.xml"))
-
-
-@pytest.mark.parametrize(
-    ("other", "expected"),
-    [(Box(0, 0, 10, 10), 1.0), (Box(5, 0, 10, 10), 50 / 150), (Box(20, 20, 5, 5), 0.0)],
-)
-def test_box_iou(other: Box, expected: float) -> None:
-    assert Box(0, 0, 10, 10).iou(other) == pytest.approx(expected)
+        HaarDetector(HaarConfig(cascade="haarcascade_no_such_face.xml"))

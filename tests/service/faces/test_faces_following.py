@@ -1,11 +1,12 @@
-"""service.following: faces re-detected near their last boxes, whole-frame searches only now and then."""
+"""service.faces.following: faces re-detected near their last boxes, whole-frame searches only now and then."""
 
 import numpy as np
 import pytest
 
-from service.blazeface import BlazeFaceDetector
-from service.detection import Box, DetectorConfig, FaceDetector, Landmark
-from service.following import FaceFollower
+from service.faces.blazeface import BlazeFaceDetector
+from service.faces.detector import Box
+from service.faces.following import FaceFollower
+from service.faces.haar import HaarConfig, HaarDetector
 
 ASTRONAUT_FACE = Box(133, 50, 71, 71)
 
@@ -21,7 +22,7 @@ def framed(astronaut_gray: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def test_detect_follows_a_moving_face_with_one_whole_frame_search(
     blazeface: BlazeFaceDetector, astronaut_gray: np.ndarray, detector_name: str
 ) -> None:
-    detector = blazeface if detector_name == "blazeface" else FaceDetector(DetectorConfig())
+    detector = blazeface if detector_name == "blazeface" else HaarDetector(HaarConfig())
     follower = FaceFollower(every=10, margin=0.5)
     for step in range(6):
         dx, dy = 4 * step, 3 * step
@@ -62,10 +63,3 @@ def test_reset_makes_the_next_frame_a_whole_frame_search(
     follower.reset()
     follower.detect(blazeface, frame, None, None)
     assert follower.full_searches == 2
-
-
-def test_box_moved_maps_a_region_box_and_its_landmarks_back() -> None:
-    box = Box(10, 20, 40, 40, (Landmark("right_eye", 20.0, 30.0),))
-    moved = box.moved(0.5, 100, 200)
-    assert moved == Box(120, 240, 80, 80)
-    assert moved.landmarks == (Landmark("right_eye", 140.0, 260.0),)

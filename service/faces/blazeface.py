@@ -15,8 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from service.detection import Box, DetectorLoadError, Landmark
-from service.framing import Framing, card_framing, read_card
+from service.faces.detector import Box, DetectorLoadError, Landmark
+from service.faces.framing import Framing, card_framing, read_card
 from service.model_store import cpu_session
 
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits before the sigmoid; 80 keeps exp() finite in float32

@@ -1,54 +1,30 @@
-"""The face detectors a deployment can use, behind one interface.
+"""Loading the face detectors a deployment can use, from their folder of the model store.
 
-Haar (OpenCV's cascade, the default) and BlazeFace (MediaPipe's, in ONNX Runtime) are two
-implementations of :class:`Detector`; the service loads both at startup and picks one per
-request (``detector`` query option, stream control message) or by ``FER_DETECTOR``.
+Each detector's card (``<detector_store>/<name>/card.json``) holds its measured framing; BlazeFace's
+folder holds its ONNX model too. Haar needs no model file: OpenCV bundles its cascades.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
-
-from service.blazeface import BlazeFaceDetector
-from service.decoding import ImageError
-from service.detection import Box, DetectorConfig, FaceDetector
-from service.framing import Framing, card_framing, read_card
+from service.faces.blazeface import BlazeFaceDetector
+from service.faces.detector import Detector
+from service.faces.framing import card_framing, read_card
+from service.faces.haar import HaarConfig, HaarDetector
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-class DetectorUnavailableError(ImageError):
-    """A request named a detector this deployment has not loaded (answered 400)."""
-
-    def __init__(self, name: str, loaded: list[str]) -> None:
-        super().__init__(400, f"detector {name!r} is not available here: choose one of {loaded}")
-
-
-class Detector(Protocol):
-    """Finds faces in a grayscale image: boxes (with landmarks when it has them), largest first."""
-
-    name: str
-    framing: Framing  # how its boxes map to FER-2013's framing (service.framing)
-
-    def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]: ...
-
-    def working_bytes(self, height: int, width: int) -> int:
-        """Peak memory of one detection on a ``height`` x ``width`` image (for the decode budget)."""
-        ...
 
 
 def detector_store(settings: Settings) -> Path:
     return settings.detector_store or settings.model_store / "face_detectors"
 
 
-def load_haar(settings: Settings) -> FaceDetector:
+def load_haar(settings: Settings) -> HaarDetector:
     framing = card_framing(read_card(detector_store(settings) / "haar" / "card.json"))
-    return FaceDetector(DetectorConfig.from_settings(settings), framing=framing)
+    return HaarDetector(HaarConfig.from_settings(settings), framing=framing)
 
 
 def load_blazeface(settings: Settings, blazeface_range: str | None = None) -> BlazeFaceDetector:

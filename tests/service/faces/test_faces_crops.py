@@ -1,15 +1,14 @@
-"""service.cropping and service.framing: reframed and eye-levelled face crops."""
+"""service.faces.crops: reframed and eye-levelled face crops."""
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from service.cropping import crop_face, eye_angle
-from service.detection import Box, Landmark
-from service.framing import NO_FRAMING, Framing, card_framing, read_card
+from service.faces.crops import crop_face, eye_angle
+from service.faces.detector import Box, Landmark
+from service.faces.framing import NO_FRAMING, Framing
 
 
 def eyes(right: tuple[float, float], left: tuple[float, float]) -> tuple[Landmark, ...]:
@@ -53,17 +52,3 @@ def test_crop_face_levels_the_eyes_of_a_tilted_face(fer_test_faces: list[Path]) 
     original = face.astype(float)
     assert np.abs(levelled - original)[8:-8, 8:-8].mean() < 6
     assert np.abs(unlevelled - original)[8:-8, 8:-8].mean() > 15
-
-
-def test_card_framing_reads_the_measured_framing(tmp_path: Path) -> None:
-    card = tmp_path / "card.json"
-    card.write_text(json.dumps({"framing": {"scale_x": 1.2, "scale_y": 1.25, "dx": 0.0, "dy": -0.09}}))
-    assert card_framing(read_card(card)) == Framing(1.2, 1.25, 0.0, -0.09)
-    assert card_framing(read_card(tmp_path / "missing.json")) == NO_FRAMING
-
-
-def test_committed_cards_hold_a_framing_for_every_detector() -> None:
-    store = Path(__file__).resolve().parents[2] / "model_store" / "face_detectors"
-    for name in ("haar", "blazeface_short", "blazeface_full"):
-        framing = card_framing(read_card(store / name / "card.json"))
-        assert 0.8 < framing.scale_x < 1.6 and abs(framing.dy) < 0.2, name
