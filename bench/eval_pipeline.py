@@ -24,10 +24,10 @@ import numpy as np
 
 from bench.faces.planting import PHOTO, planted_scenes
 from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, fit_framing, predicted_labels
-from service.app import load_model
 from service.faces.detector import Detector
 from service.faces.framing import NO_FRAMING, Framing, read_card
 from service.faces.loading import detector_store, load_blazeface, load_haar
+from service.loading import load_model
 from service.settings import Settings
 
 RESULTS = Path("results")

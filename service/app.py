@@ -13,10 +13,8 @@ import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 
-import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -26,12 +24,9 @@ from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
 from service.errors import register_error_handlers
-from service.faces.detector import Detector
-from service.faces.loading import load_detectors
-from service.inference import CropPolicy, EmotionRecognizer
+from service.loading import load_model
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware, TrailingSlash
-from service.model_store import ModelCard, create_session, open_model
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
@@ -47,27 +42,6 @@ MediaPipe's BlazeFace (`detector=blazeface`, with landmarks), and each face is c
 into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
 Faces from concurrent requests and streams are micro-batched.
 """
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    card: ModelCard
-    session: ort.InferenceSession
-    detector: Detector  # the deployment's default (FER_DETECTOR)
-    detectors: dict[str, Detector]  # every detector, by name, for requests naming one
-    crops: CropPolicy
-
-    def recognizer(self) -> EmotionRecognizer:
-        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops)
-
-
-def load_model(settings: Settings) -> LoadedModel:
-    """Open and verify the configured model and the face detectors (blocking; raises ModelLoadError)."""
-    card = open_model(settings.model_store, settings.model_name, settings.model_version, settings.model_variant)
-    session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
-    detectors = load_detectors(settings)
-    crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
-    return LoadedModel(card, session, detectors[settings.detector], detectors, crops)
 
 
 @asynccontextmanager

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     """python -m service.video.synthetic OUT.mp4: the demo clip of docs/video.md from the committed FER-2013 sample."""
     import argparse
 
-    from service.app import load_model
+    from service.loading import load_model
     from service.settings import Settings
 
     parser = argparse.ArgumentParser(description="Write a clip of FER-2013 faces with planted expressions.")

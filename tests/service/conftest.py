@@ -15,12 +15,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.app import create_app, load_model
+from service.app import create_app
 from service.faces.blazeface import BlazeFaceDetector
 from service.faces.detector import Box
 from service.faces.haar import HaarConfig, HaarDetector
 from service.faces.loading import load_blazeface
 from service.inference import EmotionRecognizer
+from service.loading import load_model
 from service.model_store import resolve_model_dir
 from service.settings import Settings
 from service.testing import serve_in_thread
