@@ -21,7 +21,7 @@ from service.app import create_app
 from service.loading import load_model
 from service.model_store import ModelLoadError, resolve_model_dir
 from service.settings import Settings
-from service.video.synthetic import write_planted_clip
+from tests.support.synthetic import write_planted_clip
 
 from .media import face_clip
 

@@ -24,8 +24,8 @@ from service.inference import EmotionRecognizer
 from service.loading import load_model
 from service.model_store import resolve_model_dir
 from service.settings import Settings
-from service.testing import serve_in_thread
-from service.video.synthetic import Layout, write_planted_clip
+from tests.support.live_server import serve_in_thread
+from tests.support.synthetic import Layout, write_planted_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"

@@ -85,7 +85,7 @@ def test_analyse_video_refuses_when_images_fill_the_pipeline(recognizer, planted
 
 
 def test_analyse_video_refuses_a_truncated_video_unless_allowed(recognizer, planted_clip, tmp_path: Path) -> None:
-    from service.video.writer import write_video
+    from tests.support.synthetic import write_video
 
     with VideoReader(planted_clip.path) as reader:
         frames = [frame.bgr for frame in reader.frames()]

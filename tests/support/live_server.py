@@ -1,4 +1,4 @@
-"""Run the real service in a background thread, for tests and demos that need a live HTTP port."""
+"""Run the real service in a background thread, for tests that need a live HTTP port."""
 
 from __future__ import annotations
 

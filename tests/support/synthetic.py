@@ -8,6 +8,7 @@ follow.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ import cv2
 import numpy as np
 
 from service.inference import EmotionRecognizer
-from service.video.writer import write_video
+from service.loading import load_model
+from service.settings import Settings
+from service.video.writer import open_writer
 
 BACKGROUND = 128  # mid-gray: no edges for the face detector to take for a face
 SWAY_PX = 4
@@ -37,6 +40,18 @@ class Scene:
 
     faces: Sequence[np.ndarray | None]
     frames: int
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """Write BGR frames (all one size) as a video; the codec follows the suffix."""
+    height, width = frames[0].shape[:2]
+    writer = open_writer(path, fps, width, height)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
 
 
 def compose_frame(faces: Sequence[np.ndarray | None], layout: Layout, sway: int = 0) -> np.ndarray:
@@ -131,12 +146,7 @@ def load_faces(folder: Path, labels: Iterable[str]) -> dict[str, list[np.ndarray
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m service.video.synthetic OUT.mp4: the demo clip of docs/video.md from the committed FER-2013 sample."""
-    import argparse
-
-    from service.loading import load_model
-    from service.settings import Settings
-
+    """python -m tests.support.synthetic OUT.mp4: the demo clip of docs/video.md from the committed FER-2013 sample."""
     parser = argparse.ArgumentParser(description="Write a clip of FER-2013 faces with planted expressions.")
     parser.add_argument("out", type=Path, help="the clip to write (.mp4, .webm or .avi)")
     parser.add_argument("--faces", type=Path, default=Path("tests/fixtures/fer2013/test"), help="<label>/*.jpg")
