@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from service.analysis import ImageAnalyzer, InFlight
+from service.analysis import ImageAnalyzer, in_flight_limit
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
@@ -30,8 +30,8 @@ from service.middleware import PathBodyLimits, RequestMetricsMiddleware, Trailin
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
-from service.streaming import StreamSlots
-from service.video.pipeline import VideoJobs
+from service.streaming import open_streams_limit
+from service.video.pipeline import video_jobs_limit
 from service.video.reader import limit_ffmpeg_allocations
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(recognizer.warm_up, sorted({1, settings.max_batch_size}))
     # Every image in flight may still submit a job, so the batcher waits for company only while
     # more of them are in the pipeline than it has collected.
-    in_flight = InFlight(settings.max_in_flight, metrics)
+    in_flight = in_flight_limit(settings.max_in_flight, metrics)
     batcher = recognizer.create_batcher(
-        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.count
+        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.running
     )
     batcher.on_death = partial(_on_worker_death, app)
     await batcher.start()
@@ -109,8 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.ready = False
     app.state.fatal_error = None
-    app.state.stream_slots = StreamSlots(settings.max_streams)
-    app.state.video_jobs = VideoJobs(settings.max_video_jobs)
+    app.state.stream_slots = open_streams_limit(settings.max_streams, app.state.metrics)
+    app.state.video_jobs = video_jobs_limit(settings.max_video_jobs)
     register_error_handlers(app)
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
