@@ -142,7 +142,6 @@ bench-cluster: install-dev ## fer analyze: images/s in process and on a local Ra
 	$(PY) -m bench.cluster
 
 bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + docs/benchmarks.md
-	$(PY) -m bench.quantize
 	$(PY) -m bench
 
 load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + docs/benchmarks.md

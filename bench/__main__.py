@@ -4,7 +4,7 @@
     python -m bench --parts service          # re-run one part, keeping the others' results
     python -m bench --note "training was still running"
 
-Run ``python -m bench.quantize`` first for the int8 columns.
+The int8 columns time the variant ``python -m training.quantize`` made of the served float model.
 """
 
 from __future__ import annotations
@@ -13,16 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    BENCH_JSON,
-    MODEL_STORE,
-    QUANTIZE_JSON,
-    REPO_ROOT,
-    machine_info,
-    quantize_key,
-    read_json,
-    update_json,
-)
+from bench.common import BENCH_JSON, MODEL_STORE, REPO_ROOT, machine_info, read_json, update_json
 from bench.compare import compare, float_source
 from bench.model import bench_models
 from bench.pipeline import stage_times
@@ -30,17 +21,18 @@ from bench.report import targets, update_page
 from bench.service_bench import bench_service
 from service.model_store import resolve_model_dir
 from service.settings import Settings
+from training.quantize import RESULTS_FILE, quantize_key
 
 PARTS = ("compare", "model", "pipeline", "service")
 
 
 def quantization_of(float_dir: Path) -> dict[str, Any]:
-    """bench.quantize's entry for this float model, or {} if it was never quantized."""
-    return read_json(QUANTIZE_JSON).get(quantize_key(float_dir), {})
+    """training.quantize's entry for this float model, or {} if it was never quantized."""
+    return read_json(REPO_ROOT / RESULTS_FILE).get(quantize_key(float_dir), {})
 
 
 def int8_model(float_dir: Path) -> Path | None:
-    """The int8 file made from this float model by bench.quantize (shipped or not), if any."""
+    """The int8 file made from this float model by training.quantize (shipped or not), if any."""
     quantized = quantization_of(float_dir)
     if not quantized:
         return None

@@ -19,8 +19,7 @@ MODEL_STORE = REPO_ROOT / "model_store"
 RESULTS = REPO_ROOT / "results"
 BENCH_JSON = RESULTS / "bench.json"
 LOAD_JSON = RESULTS / "load.json"
-QUANTIZE_JSON = RESULTS / "quantize.json"  # one entry per float model, keyed by quantize_key()
-BUILD = REPO_ROOT / "build" / "bench"  # git-ignored: a rejected int8 model stays here
+BUILD = REPO_ROOT / "build" / "bench"  # git-ignored: server logs, generated media
 ASTRONAUT = REPO_ROOT / "tests" / "fixtures" / "photos" / "astronaut.png"
 DATA = REPO_ROOT / "data" / "processed" / "fer2013.npz"
 
@@ -96,8 +95,3 @@ def update_json(path: Path, section: str, value: Any) -> None:
     data[section] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def quantize_key(float_dir: Path) -> str:
-    """The entry of a float model (``model_store/<name>/<version>``) in ``QUANTIZE_JSON``: ``<name>-<version>``."""
-    return f"{float_dir.parent.name}-{float_dir.name}"
