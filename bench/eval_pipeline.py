@@ -1,4 +1,4 @@
-"""Detector pipeline evaluation (``make eval-pipeline``): planted FER-2013 faces, per detector.
+"""Detector pipeline evaluation (``make bench SUITE=eval_pipeline``): planted FER-2013 faces, per detector.
 
 PublicTest and PrivateTest faces are planted in 640x480 scenes (upscaled to 64-199 px, rotated
 within +-25 degrees, on synthetic backgrounds or a photo without faces; seeded). For every
@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.common import output
 from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, predicted_labels
 from service.app import load_model, load_refiner
 from service.detectors import Detector
@@ -30,7 +31,6 @@ from service.settings import Settings
 from training.fit_framing import load_detectors
 from training.planting import PHOTO, planted_split
 
-RESULTS = Path("results")
 ASTRONAUT = PHOTO.parent / "astronaut.png"  # one face (public domain)
 
 
@@ -118,7 +118,6 @@ def main(argv: list[str] | None = None) -> None:
     found = {name: detect_all(detector, scenes) for name, detector in detectors.items()}  # once for all models
     photos = real_photos({name: d for name, d in detectors.items() if name != PlantedSquares.name})
     refiner = load_refiner(settings.model_copy(update={"refine_passes": args.refine_passes}))
-    RESULTS.mkdir(exist_ok=True)
     for model in args.models.split(",") if args.models else [""]:
         chosen = dict(zip(("model_name", "model_version"), model.split("/"), strict=True)) if model else {}
         recognizer = load_model(settings.model_copy(update=chosen)).recognizer()
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         served = f"{recognizer.model.name}/{recognizer.model.version}"
         report = {"model": served, "rows": rows, "real_photos": photos, "table": table(rows)}
         suffix = f"-{model.replace('/', '-')}" if model else ""
-        (RESULTS / f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+        output(f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
         print(report["model"], "\n", report["table"], "\n", json.dumps(photos), flush=True)
 
 
