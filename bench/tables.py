@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make fuzz` runs the
+HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make test SUITE=fuzz` runs the
 same tests with many more examples and bigger rounds; every limit is listed in the Hardening
 section of docs/configuration.md):
 
