@@ -3,7 +3,7 @@
 Every detector draws its box differently (Haar's square sits on the eyebrows and mouth,
 BlazeFace's on the forehead and chin), while the classifier was trained on FER-2013 crops.
 A :class:`Framing` moves and scales the box so that the crop matches that training framing;
-``make eval-pipeline`` measures it per detector on planted FER-2013 Training faces and stores
+``make fit-framing`` measures it per detector on planted FER-2013 Training faces and stores
 it in ``model_store/face_detectors/<detector>/card.json``.
 """
 

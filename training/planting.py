@@ -1,21 +1,28 @@
 """FER-2013 faces planted in synthetic scenes: upscaled, rotated and placed at random (seeded).
 
 The truth of every scene is known: the face's centre, side and rotation, its label and its
-original 48x48 crop, so detection can be scored and the classification of the detector's crop
-compared with the classification of the original crop of the same face.
+original 48x48 crop. ``training.fit_framing`` fits each detector's framing on planted Training
+faces; the pipeline evaluation (``bench.eval_pipeline``) scores detection and the classification
+of the detector's crop against the original crop of the same face on planted PublicTest and
+PrivateTest faces.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from service.faces.detector import Box
+
 SCENE_SHAPE = (480, 640)  # a webcam frame
-PHOTO = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "photos" / "chelsea.png"  # a cat: no face
+PHOTO = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "photos" / "chelsea.png"  # a cat: no face
+SEEDS = {"Training": 11, "PublicTest": 12, "PrivateTest": 13}  # each split's own scenes
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,10 @@ class Planted:
         """A box whose centre lies on the face and whose size is within half to twice the face's."""
         distance = math.hypot(x + w / 2 - self.centre[0], y + h / 2 - self.centre[1])
         return distance < 0.4 * self.side and 0.5 < math.sqrt(w * h) / self.side < 2.0
+
+    def first_match(self, boxes: Sequence[Box]) -> Box | None:
+        """The first of a detector's ``boxes`` that :meth:`matches` this face, if any."""
+        return next((box for box in boxes if self.matches(box.x, box.y, box.w, box.h)), None)
 
 
 def background(rng: np.random.Generator, photo: np.ndarray | None) -> np.ndarray:
@@ -86,3 +97,11 @@ def planted_scenes(
         plant(scene, face, side, angle, centre)
         scenes.append(Planted(scene, (float(centre[0]), float(centre[1])), side, angle, int(label), face))
     return scenes
+
+
+def planted_split(data: Any, split: str, count: int) -> list[Planted]:
+    """``count`` faces (0: all) of a split of the prepared .npz, drawn at random with the split's seed
+    (the prepared splits are sorted by label), each planted in its own scene."""
+    labels = data[f"{split}_y"]
+    chosen = np.sort(np.random.default_rng(SEEDS[split]).permutation(len(labels))[: count or len(labels)])
+    return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])

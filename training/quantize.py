@@ -1,6 +1,6 @@
-"""INT8 variant of the served model: ONNX Runtime static QDQ quantization, kept only if it is as good.
+"""INT8 variant of an exported model: ONNX Runtime static QDQ quantization, kept only if it is as good.
 
-    python -m bench.quantize [--name fer_cnn] [--version 1.1.0] [--calibration-faces 300] [--max-drop 0.5]
+    python -m training.quantize [--name fer_cnn] [--version 1.2.0] [--calibration-faces 300] [--max-drop 0.5]
 
 Weights are int8 per output channel in a 7-bit range (so CPUs without VNNI compute them without
 saturating), activations int8 with ranges calibrated on a few hundred preprocessed Training faces
@@ -8,8 +8,9 @@ saturating), activations int8 with ranges calibrated on a few hundred preprocess
 shared preprocessing (``training.evaluate.OnnxClassifier``). The variant is shipped as
 ``model_store/<name>/<version>-int8`` only if it loses at most ``--max-drop`` accuracy points on
 PublicTest (a choice, so made on the validation split; PrivateTest is reported); the "-int8"
-suffix sorts below the plain release, so the service's "latest" stays the float model.
-Results go to ``results/quantize.json``, one entry per float model (``<name>-<version>``).
+suffix sorts just below the plain release, as a variant of it (``service.model_store``). Results go
+to ``results/quantize.json``, one entry per float model (``<name>-<version>``); a rejected variant
+stays in ``build/quantize/`` (git-ignored), where the benchmarks can still time it.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from bench.common import BUILD, DATA, MODEL_STORE, QUANTIZE_JSON, quantize_key, r3, update_json
 from service.model_store import resolve_model_dir, sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
+from training.evaluate import OnnxClassifier, evaluate_split, load_raw_split
+from training.prepare import load_prepared
+
+RESULTS_FILE = Path("results/quantize.json")  # one entry per float model, keyed by quantize_key()
+BUILD = Path("build/quantize")  # git-ignored: every variant is made here, a rejected one stays
 
 
 class FaceCalibration(CalibrationDataReader):
@@ -47,11 +52,14 @@ class FaceCalibration(CalibrationDataReader):
         return next(self._batches, None)
 
 
-def calibration_faces(count: int, seed: int = 0) -> np.ndarray:
-    """``count`` random preprocessed Training faces (uint8, N x 48 x 48)."""
-    from training.prepare import load_prepared
+def quantize_key(float_dir: Path) -> str:
+    """The entry of a float model (``model_store/<name>/<version>``) in the results file: ``<name>-<version>``."""
+    return f"{float_dir.parent.name}-{float_dir.name}"
 
-    splits, _meta = load_prepared(DATA)
+
+def calibration_faces(data: Path, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` random preprocessed Training faces (uint8, N x 48 x 48)."""
+    splits, _meta = load_prepared(data)
     faces = splits["Training"][0]
     return faces[np.random.default_rng(seed).choice(len(faces), size=count, replace=False)]
 
@@ -102,40 +110,17 @@ def write_variant_dir(float_dir: Path, onnx_path: Path, target: Path, calibratio
     return target
 
 
-def score(model_dir: Path) -> dict[str, dict[str, Any]]:
+def score(model_dir: Path, data: Path) -> dict[str, dict[str, Any]]:
     """PublicTest and PrivateTest reports of a model folder, through the shared preprocessing."""
-    from training.evaluate import OnnxClassifier, evaluate_split, load_raw_split
-
     model = OnnxClassifier(model_dir)
     return {
-        split: evaluate_split(model, *load_raw_split(str(DATA), split))[0] for split in ("PublicTest", "PrivateTest")
+        split: evaluate_split(model, *load_raw_split(str(data), split))[0] for split in ("PublicTest", "PrivateTest")
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--name", default="fer_cnn", help="model name in model_store/")
-    parser.add_argument("--version", default="latest", help="float model version to quantize")
-    parser.add_argument("--calibration-faces", type=int, default=300)
-    parser.add_argument("--max-drop", type=float, default=0.5, help="accuracy points the int8 model may lose")
-    args = parser.parse_args()
-    float_dir = resolve_model_dir(MODEL_STORE, args.name, args.version)
-    BUILD.mkdir(parents=True, exist_ok=True)
-    int8_file = BUILD / f"{args.name}-{float_dir.name}-int8.onnx"
-    quantize(float_dir, int8_file, calibration_faces(args.calibration_faces))
-    candidate = write_variant_dir(
-        float_dir, int8_file, BUILD / args.name / f"{float_dir.name}-int8", args.calibration_faces
-    )
-    result = compare(float_dir, candidate, args.max_drop)
-    result["int8_file"] = str(int8_file.relative_to(BUILD.parents[1]))
-    ship(candidate, result)
-    update_json(QUANTIZE_JSON, quantize_key(float_dir), result)
-    print(json.dumps({k: v for k, v in result.items() if k != "int8_metrics"}, indent=2))
-
-
-def compare(float_dir: Path, candidate: Path, max_drop: float) -> dict[str, Any]:
+def compare(float_dir: Path, candidate: Path, data: Path, max_drop: float) -> dict[str, Any]:
     """Accuracy of both models; records the int8 scores in the candidate's card."""
-    float_metrics, int8_metrics = score(float_dir), score(candidate)
+    float_metrics, int8_metrics = score(float_dir, data), score(candidate, data)
     card = json.loads((candidate / "model.json").read_text())
     card["metrics"] = int8_metrics
     (candidate / "model.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -144,28 +129,68 @@ def compare(float_dir: Path, candidate: Path, max_drop: float) -> dict[str, Any]
         "float_version": float_dir.name,
         "int8_version": candidate.name,
         "privatetest_accuracy": {
-            "float": r3(100 * float_metrics["PrivateTest"]["accuracy"]),
-            "int8": r3(100 * int8_metrics["PrivateTest"]["accuracy"]),
+            "float": round3(100 * float_metrics["PrivateTest"]["accuracy"]),
+            "int8": round3(100 * int8_metrics["PrivateTest"]["accuracy"]),
         },
         "publictest_accuracy": {
-            "float": r3(100 * float_metrics["PublicTest"]["accuracy"]),
-            "int8": r3(100 * int8_metrics["PublicTest"]["accuracy"]),
+            "float": round3(100 * float_metrics["PublicTest"]["accuracy"]),
+            "int8": round3(100 * int8_metrics["PublicTest"]["accuracy"]),
         },
-        "publictest_drop_points": r3(drop),
+        "publictest_drop_points": round3(drop),
         "max_drop_points": max_drop,
         "shipped": drop <= max_drop,
         "int8_metrics": int8_metrics["PrivateTest"],
     }
 
 
-def ship(candidate: Path, result: dict[str, Any]) -> None:
+def round3(value: float) -> float:
+    return round(float(value), 3)
+
+
+def ship(candidate: Path, store: Path, result: dict[str, Any]) -> None:
     """Copy the candidate into the model store if it passed; remove a stale shipped copy if not."""
-    target = MODEL_STORE / candidate.parent.name / candidate.name
+    target = store / candidate.parent.name / candidate.name
     if target.exists():
         shutil.rmtree(target)
     if result["shipped"]:
         shutil.copytree(candidate, target)
-        result["model_dir"] = str(target.relative_to(MODEL_STORE.parent))
+        result["model_dir"] = str(target)
+
+
+def record(results_file: Path, key: str, result: dict[str, Any]) -> None:
+    """Replace this float model's entry in the results file, keeping the other models'."""
+    entries = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    entries[key] = result
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(entries, indent=2) + "\n")
+
+
+def quantize_release(float_dir: Path, store: Path, data: Path, calibration: int, max_drop: float) -> dict[str, Any]:
+    """Make, score and (if it passes) ship the int8 variant of ``float_dir``; returns its results entry."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    name = float_dir.parent.name
+    int8_file = BUILD / f"{name}-{float_dir.name}-int8.onnx"
+    quantize(float_dir, int8_file, calibration_faces(data, calibration))
+    candidate = write_variant_dir(float_dir, int8_file, BUILD / name / f"{float_dir.name}-int8", calibration)
+    result = compare(float_dir, candidate, data, max_drop)
+    result["int8_file"] = str(int8_file)
+    ship(candidate, store, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", default="fer_cnn", help="model name in the model store")
+    parser.add_argument("--version", default="latest", help="float model version to quantize")
+    parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--data", type=Path, default=Path("data/processed/fer2013.npz"))
+    parser.add_argument("--calibration-faces", type=int, default=300)
+    parser.add_argument("--max-drop", type=float, default=0.5, help="accuracy points the int8 model may lose")
+    args = parser.parse_args(argv)
+    float_dir = resolve_model_dir(args.store, args.name, args.version)
+    result = quantize_release(float_dir, args.store, args.data, args.calibration_faces, args.max_drop)
+    record(RESULTS_FILE, quantize_key(float_dir), result)
+    print(json.dumps({k: v for k, v in result.items() if k != "int8_metrics"}, indent=2))
 
 
 if __name__ == "__main__":
