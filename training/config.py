@@ -41,6 +41,7 @@ class TrainConfig:
     widths: tuple[int, ...] = (64, 128, 256, 512)  # filters per block; len = number of blocks
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
+    residual: bool = False  # a projected shortcut around each block's convolutions (ResNet-style)
     bn_momentum: float = 0.99  # BatchNorm moving-average momentum (Keras default); export re-estimates it anyway
     head: Head = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
     dense_units: int = 256  # hidden dense layer before softmax; 0 for none

@@ -12,15 +12,27 @@ INPUT_SHAPE = (48, 48, 1)
 
 
 def conv_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int) -> keras.KerasTensor:
-    """(Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout."""
+    """(Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout. With ``cfg.residual`` the
+    block's input, projected to its width by a 1x1 convolution, is added before the last ReLU: another
+    shape of network for the ensemble at about 3 % more compute."""
+    shortcut = x
+    last = cfg.convs_per_block - 1
     for j in range(cfg.convs_per_block):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"b{index}_conv{j}")(x)
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_bn{j}")(x)
+        if cfg.residual and j == last:
+            x = layers.Add(name=f"b{index}_add")([x, _projection(shortcut, filters, cfg, index)])
         x = layers.Activation("relu", name=f"b{index}_relu{j}")(x)
     x = layers.MaxPooling2D(2, name=f"b{index}_pool")(x)
     if cfg.block_dropout > 0:
         x = layers.Dropout(cfg.block_dropout, name=f"b{index}_drop")(x)
     return x
+
+
+def _projection(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int) -> keras.KerasTensor:
+    """The shortcut at the block's width: every block here changes the width, so it is always projected."""
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"b{index}_proj")(x)
+    return layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_proj_bn")(x)
 
 
 def build_model(cfg: TrainConfig) -> keras.Model:

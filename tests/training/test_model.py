@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -31,6 +33,21 @@ def test_build_model_flatten_head_and_block_count_follow_config():
     model = build_model(TrainConfig(widths=(8, 16), convs_per_block=1, head="flatten", dense_units=32))
     assert model.get_layer("flatten").output.shape[1] == 12 * 12 * 16
     assert len([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]) == 2
+
+
+def test_residual_blocks_carry_the_face_past_their_convolutions():
+    cfg = TrainConfig(widths=(8, 16), residual=True, dense_units=0, head_dropout=0, block_dropout=0)
+    residual, plain = build_model(cfg), build_model(replace(cfg, residual=False))
+    # the only new weights: each block's 1x1 projection and its BatchNorm (4 numbers a channel)
+    assert residual.count_params() - plain.count_params() == (1 * 8 + 8 * 16) + 4 * (8 + 16)
+    for model in (residual, plain):  # with every 3x3 kernel zeroed only a shortcut can pass the face on
+        for layer in model.layers:
+            if "_conv" in layer.name:
+                layer.kernel.assign(np.zeros(layer.kernel.shape, np.float32))
+    faces = np.stack([np.zeros((48, 48, 1), np.float32), np.ones((48, 48, 1), np.float32)])  # dark and light
+    plain_probs, residual_probs = plain.predict(faces, verbose=0), residual.predict(faces, verbose=0)
+    assert np.allclose(plain_probs[0], plain_probs[1], atol=1e-6)
+    assert np.abs(residual_probs[0] - residual_probs[1]).max() > 1e-3
 
 
 def test_build_model_unknown_head_is_rejected():
