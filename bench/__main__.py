@@ -1,10 +1,10 @@
-"""``python -m bench``: model, pipeline and service benchmarks into results/bench.json and docs/benchmarks.md.
+"""``python -m bench``: model, pipeline and service benchmarks into bench.json (see bench.common for where).
 
     python -m bench                          # everything (about 2 minutes)
     python -m bench --parts service          # re-run one part, keeping the others' results
-    python -m bench --note "training was still running"
+    BENCH_RECORD=1 python -m bench --note "training was still running"   # into results/ and docs/benchmarks.md
 
-Run ``python -m bench.quantize`` first for the int8 columns.
+The int8 columns time the variant ``python -m training.quantize`` made of the served float model.
 """
 
 from __future__ import annotations
@@ -13,16 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    BENCH_JSON,
-    MODEL_STORE,
-    QUANTIZE_JSON,
-    REPO_ROOT,
-    machine_info,
-    quantize_key,
-    read_json,
-    update_json,
-)
+from bench.common import MODEL_STORE, REPO_ROOT, machine_info, output, read_json, recording, update_json
 from bench.compare import compare, float_source
 from bench.model import bench_models
 from bench.pipeline import stage_times
@@ -30,17 +21,18 @@ from bench.report import targets, update_page
 from bench.service_bench import bench_service
 from service.model_store import resolve_model_dir
 from service.settings import Settings
+from training.quantize import RESULTS_FILE, quantize_key
 
 PARTS = ("compare", "model", "pipeline", "service")
 
 
 def quantization_of(float_dir: Path) -> dict[str, Any]:
-    """bench.quantize's entry for this float model, or {} if it was never quantized."""
-    return read_json(QUANTIZE_JSON).get(quantize_key(float_dir), {})
+    """training.quantize's entry for this float model, or {} if it was never quantized."""
+    return read_json(REPO_ROOT / RESULTS_FILE).get(quantize_key(float_dir), {})
 
 
 def int8_model(float_dir: Path) -> Path | None:
-    """The int8 file made from this float model by bench.quantize (shipped or not), if any."""
+    """The int8 file made from this float model by training.quantize (shipped or not), if any."""
     quantized = quantization_of(float_dir)
     if not quantized:
         return None
@@ -55,12 +47,12 @@ def served_float_model() -> Path:
     return float_source(resolve_model_dir(MODEL_STORE, settings.model_name, settings.model_version))
 
 
-def run_model(float_dir: Path, min_seconds: float) -> None:
+def run_model(float_dir: Path, min_seconds: float) -> dict[str, Any]:
     result = bench_models(float_dir / "model.onnx", int8_model(float_dir), min_seconds)
     quantized = quantization_of(float_dir)
     if quantized:
         result["quantization"] = {k: v for k, v in quantized.items() if k != "int8_metrics"}
-    update_json(BENCH_JSON, "model", result)
+    return result
 
 
 def main() -> None:
@@ -70,7 +62,6 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run")
     parser.add_argument("--ort-threads", default="1", help="FER_ORT_INTRA_OP_THREADS of the benchmarked server")
     parser.add_argument("--note", default="", help="recorded with the results, e.g. why a model was used")
-    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--quick", action="store_true", help="tiny durations: checks that everything runs")
     args = parser.parse_args()
     # Per timing loop: the model's batch sizes, then each pipeline stage.
@@ -80,21 +71,22 @@ def main() -> None:
     parts = set(args.parts.split(","))
     float_dir = served_float_model()
     model = f"{float_dir.parent.name} {float_dir.name}"
-    update_json(BENCH_JSON, "machine", {**machine_info(), "model": model, "note": args.note})
+    results = output("bench.json")
+    update_json(results, "machine", {**machine_info(), "model": model, "note": args.note})
     if "compare" in parts:
-        update_json(BENCH_JSON, "compare", compare(min_seconds=model_s))
+        update_json(results, "compare", compare(min_seconds=model_s))
     if "model" in parts:
-        run_model(float_dir, model_s)
+        update_json(results, "model", run_model(float_dir, model_s))
     if "pipeline" in parts:
-        update_json(BENCH_JSON, "pipeline", stage_times(float_dir, stage_s))
+        update_json(results, "pipeline", stage_times(float_dir, stage_s))
     if "service" in parts:
-        limit = read_json(BENCH_JSON)["pipeline"]["cpu_limit_rps"]
+        limit = read_json(results)["pipeline"]["cpu_limit_rps"]
         env = {"FER_ORT_INTRA_OP_THREADS": args.ort_threads}
-        update_json(BENCH_JSON, "service", bench_service(env, limit, args.seconds, args.warmup))
-    update_json(BENCH_JSON, "targets", targets(read_json(BENCH_JSON)))
-    if not args.no_docs:
+        update_json(results, "service", bench_service(env, limit, args.seconds, args.warmup))
+    update_json(results, "targets", targets(read_json(results)))
+    if recording():
         update_page()
-    print(f"results in {BENCH_JSON.relative_to(REPO_ROOT)}")
+    print(f"results in {results.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

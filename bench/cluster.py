@@ -1,5 +1,6 @@
 """Images per second of ``fer analyze``: in process, and on a local Ray instance with 1 and 2 actors
-(``python -m bench.cluster``) -> results/cluster.json, the figures of docs/cluster.md.
+(``python -m bench.cluster``) -> cluster.json (see bench.common for where); results/cluster.json holds
+the figures of docs/cluster.md.
 
 The same files for every run: ``--images`` copies of the benchmark frame (640x480 JPEG, one face
 of about 90 px) in a temporary folder. Each run is timed from start to written output, Ray's own
@@ -19,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import MODEL_STORE, RESULTS, frame_640x480, machine_info, r3, update_json
+from bench.common import MODEL_STORE, RESULTS, frame_640x480, machine_info, output, r3, update_json
 
-CLUSTER_JSON = RESULTS / "cluster.json"
+CLUSTER_JSON = RESULTS / "cluster.json"  # the recorded figures
 RAY_CPUS = 2
 MILLION = 1_000_000
 
@@ -146,7 +147,7 @@ def run_row(name: str, processes: int, seconds: float, images: int, faces: int) 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000, help="copies of the benchmark frame to analyse")
-    parser.add_argument("--out", type=Path, default=CLUSTER_JSON, help="results file (JSON)")
+    parser.add_argument("--out", type=Path, default=output(CLUSTER_JSON.name), help="results file (JSON)")
     args = parser.parse_args(argv)
     # One ONNX Runtime thread per process or actor; the committed model, whatever the shell's FER_* say.
     os.environ.update({"FER_ORT_INTRA_OP_THREADS": "1", "FER_MODEL_STORE": str(MODEL_STORE)})

@@ -1,4 +1,9 @@
-"""Shared pieces of the benchmarks: paths, the test frame, timing loops, percentiles, results files."""
+"""Shared pieces of the benchmarks: paths, the test frame, timing loops, percentiles, results files.
+
+A benchmark measures and leaves the checkout as it was: its results files go to build/bench/results/
+(git-ignored) unless the run records its figures (``BENCH_RECORD=1``, as ``make bench RECORD=1``
+sets): then into the committed results/ files, and the docs pages built from them are regenerated.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,10 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_STORE = REPO_ROOT / "model_store"
-RESULTS = REPO_ROOT / "results"
+RESULTS = REPO_ROOT / "results"  # the committed figures the docs quote
 BENCH_JSON = RESULTS / "bench.json"
 LOAD_JSON = RESULTS / "load.json"
-QUANTIZE_JSON = RESULTS / "quantize.json"  # one entry per float model, keyed by quantize_key()
-BUILD = REPO_ROOT / "build" / "bench"  # git-ignored: a rejected int8 model stays here
+BUILD = REPO_ROOT / "build" / "bench"  # git-ignored: server logs, generated media
 ASTRONAUT = REPO_ROOT / "tests" / "fixtures" / "photos" / "astronaut.png"
 DATA = REPO_ROOT / "data" / "processed" / "fer2013.npz"
 
@@ -86,6 +90,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def recording() -> bool:
+    """Whether this run records its figures into results/ and the docs (``BENCH_RECORD=1``)."""
+    return os.environ.get("BENCH_RECORD") == "1"
+
+
+def output(name: str) -> Path:
+    """Where this run writes the results file ``name``: results/ when recording, else build/bench/results/."""
+    folder = RESULTS if recording() else BUILD / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -96,8 +112,3 @@ def update_json(path: Path, section: str, value: Any) -> None:
     data[section] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def quantize_key(float_dir: Path) -> str:
-    """The entry of a float model (``model_store/<name>/<version>``) in ``QUANTIZE_JSON``: ``<name>-<version>``."""
-    return f"{float_dir.parent.name}-{float_dir.name}"

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from bench.common import REPO_ROOT, r3, time_call
-from service.detection import Box, DetectorConfig, FaceDetector
+from service.faces.detector import Box
+from service.faces.haar import HaarConfig, HaarDetector
 
 FER_SAMPLE = REPO_ROOT / "tests" / "fixtures" / "fer2013"
 DEFAULT, ALT2 = "haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"
@@ -53,7 +54,7 @@ def planted_faces(seed: int = 0) -> list[tuple[np.ndarray, Box]]:
     return cases
 
 
-def recall(detector: FaceDetector, cases: list[tuple[np.ndarray, Box]]) -> dict[str, Any]:
+def recall(detector: HaarDetector, cases: list[tuple[np.ndarray, Box]]) -> dict[str, Any]:
     """Found faces per size band, overall, and the number of false detections."""
     found: dict[str, list[bool]] = {f"{lo}-{hi - 1} px": [] for lo, hi in SIZE_BANDS}
     false = 0
@@ -72,7 +73,7 @@ def recall(detector: FaceDetector, cases: list[tuple[np.ndarray, Box]]) -> dict[
     }
 
 
-def detect_ms(detector: FaceDetector, frame_gray: np.ndarray, threads: int, min_seconds: float) -> float:
+def detect_ms(detector: HaarDetector, frame_gray: np.ndarray, threads: int, min_seconds: float) -> float:
     """Median wall milliseconds of one detection with OpenCV on ``threads`` threads."""
     before = cv2.getNumThreads()
     cv2.setNumThreads(threads)
@@ -87,8 +88,8 @@ def sweep(frame_gray: np.ndarray, min_neighbors: int, min_face: int, min_seconds
     cases, cores = planted_faces(), len(os.sched_getaffinity(0))
     rows = []
     for cascade, max_side, scale in VARIANTS:
-        detector = FaceDetector(
-            DetectorConfig(
+        detector = HaarDetector(
+            HaarConfig(
                 cascade=cascade, scale_factor=scale, min_neighbors=min_neighbors, min_face=min_face, max_side=max_side
             )
         )

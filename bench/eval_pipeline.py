@@ -1,15 +1,14 @@
-"""Detector pipeline evaluation (``make eval-pipeline``): planted FER-2013 faces, per detector.
+"""Detector pipeline evaluation (``make bench SUITE=eval_pipeline``): planted FER-2013 faces, per detector.
 
 PublicTest and PrivateTest faces are planted in 640x480 scenes (upscaled to 64-199 px, rotated
 within +-25 degrees, on synthetic backgrounds or a photo without faces; seeded). For every
 detector: faces found, false detections, CPU ms per scene (one thread), and the accuracy of the
 classifier on the found faces' detector crops against the same faces' original FER-2013 crops,
 with and without alignment and framing; and, as the ceiling, the planted squares themselves cropped
-exactly and turned upright (what planting and resampling alone cost). ``--fit`` first measures
-each detector's framing on planted Training faces and stores it in its card
-(``model_store/face_detectors/<name>/card.json``).
+exactly and turned upright (what planting and resampling alone cost). Each detector crops with
+the framing in its card (``python -m training.fit_framing`` fits it).
 
-    python -m bench.eval_pipeline --fit
+    python -m bench.eval_pipeline [--faces 800] [--models fer_cnn/1.2.0,fer_lite/1.0.0-int8]
 """
 
 from __future__ import annotations
@@ -22,63 +21,26 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.faces.planting import PHOTO, planted_scenes
-from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, fit_framing, predicted_labels
-from service.app import load_model, load_refiner
-from service.detectors import Detector, detector_store, load_blazeface, load_haar
-from service.framing import NO_FRAMING, Framing, read_card
-from service.refining import CropRefiner
+from bench.common import output
+from bench.faces.scoring import Detections, PlantedSquares, crop_accuracy, detect_all, predicted_labels
+from service.faces.detector import Detector
+from service.faces.framing import NO_FRAMING, Framing
+from service.loading import load_model
 from service.settings import Settings
+from training.fit_framing import load_detectors
+from training.planting import PHOTO, planted_split
 
-RESULTS = Path("results")
 ASTRONAUT = PHOTO.parent / "astronaut.png"  # one face (public domain)
-SEEDS = {"Training": 11, "PublicTest": 12, "PrivateTest": 13}
 
 
-def load_detectors(settings: Settings) -> dict[str, Detector]:
-    """Haar at its default settings and both BlazeFace ranges, each with the framing in its card."""
-    short, full = (load_blazeface(settings, blazeface_range) for blazeface_range in ("short", "full"))
-    return {"haar": load_haar(settings), "blazeface_short": short, "blazeface_full": full}
-
-
-def scenes_of(data: Any, split: str, count: int) -> list:
-    """``count`` faces (0: all) drawn at random (seeded) from ``split``: the prepared splits are sorted by label."""
-    labels = data[f"{split}_y"]
-    chosen = np.sort(np.random.default_rng(SEEDS[split]).permutation(len(labels))[: count or len(labels)])
-    return planted_scenes(data[f"{split}_raw"][chosen], labels[chosen], SEEDS[split])
-
-
-def fit_and_store(detectors: dict[str, Detector], scenes: list, store: Path) -> dict[str, Framing]:
-    """Fit each detector's framing on Training scenes and write it into its card."""
-    fitted = {}
-    for name, detector in detectors.items():
-        align = name != "haar"  # the framing of landmark detectors applies to aligned crops
-        detections = detect_all(detector, scenes)
-        framing = fit_framing(scenes, detections, align)
-        card_path = store / name / "card.json"
-        card = read_card(card_path) or {"name": name, "description": "OpenCV Haar cascade (no model file)"}
-        card["framing"] = framing.to_dict()
-        card["framing_fit"] = (
-            f"median over {len(detections.found)} planted FER-2013 Training faces (bench.eval_pipeline)"
-        )
-        card_path.parent.mkdir(parents=True, exist_ok=True)
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        fitted[name] = framing
-        print(f"{name}: framing {framing.to_dict()} from {len(detections.found)} faces")
-    return fitted
-
-
-def variants(name: str, framing: Framing, refine: bool) -> list[tuple[str, Framing, bool, bool]]:
-    """(row name, framing, align, refine) of each crop scored for detector ``name``."""
+def variants(name: str, framing: Framing) -> list[tuple[str, Framing, bool]]:
+    """(row name, framing, align) of each crop scored for detector ``name``."""
     if name == PlantedSquares.name:
-        return [("exact, upright", NO_FRAMING, True, False)]
-    plain = [("box as found", NO_FRAMING, False, False), ("framed", framing, False, False)]
-    refined = [("framed + refined", framing, False, True)] if refine else []
+        return [("exact, upright", NO_FRAMING, True)]
+    plain = [("box as found", NO_FRAMING, False), ("framed", framing, False)]
     if name == "haar":
-        return [*plain, *refined]
-    landmarks = [("aligned", NO_FRAMING, True, False), ("aligned + framed", framing, True, False)]
-    refined += [("aligned + framed + refined", framing, True, True)] if refine else []
-    return [*plain, *landmarks, *refined]
+        return plain
+    return [*plain, ("aligned", NO_FRAMING, True), ("aligned + framed", framing, True)]
 
 
 def evaluate(
@@ -87,20 +49,18 @@ def evaluate(
     found: dict[str, Detections],
     scenes: list,
     splits: dict[str, range],
-    refiner: CropRefiner | None = None,
 ) -> list[dict]:
     """One row per detector and crop variant; ``found`` holds each detector's detections on ``scenes``,
-    ``splits`` the range of scenes of each FER-2013 split; with ``refiner``, refined crops too."""
+    ``splits`` the range of scenes of each FER-2013 split."""
     rows = []
     on_originals = predicted_labels(recognizer, [case.face for case in scenes])
     for name, detector in detectors.items():
         detections = found[name]
-        for variant, framing, align, refine in variants(name, detector.framing, refiner is not None):
+        for variant, framing, align in variants(name, detector.framing):
             row = {"detector": name, "crop": variant, "scenes": len(scenes), "found": len(detections.found)}
             row |= {"found_pct": 100 * len(detections.found) / len(scenes), "false": detections.false_detections}
             row |= {"cpu_ms": detections.cpu_ms}
-            used = refiner if refine else None
-            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits, used)
+            row |= crop_accuracy(recognizer, scenes, detections, framing, align, on_originals, splits)
             rows.append(row)
     return rows
 
@@ -139,33 +99,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("data/processed/fer2013.npz"))
     parser.add_argument("--faces", type=int, default=0, help="faces from each of PublicTest and PrivateTest (0: all)")
     parser.add_argument("--models", help="NAME/VERSION,... instead of the served default (files get their names)")
-    parser.add_argument("--fit", action="store_true", help="first fit the framing on Training faces")
-    parser.add_argument("--fit-faces", type=int, default=1500)
-    parser.add_argument("--refine-passes", type=int, default=1, help="refiner passes of the refined rows (0: none)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # CPU per scene on one thread, as the service's worker threads run it
     settings = Settings(blazeface_threads=1)
     data = np.load(args.data)
     detectors = load_detectors(settings)
-    if args.fit:
-        fit_and_store(detectors, scenes_of(data, "Training", args.fit_faces), detector_store(settings))
-        detectors = load_detectors(settings)
-    public, private = scenes_of(data, "PublicTest", args.faces), scenes_of(data, "PrivateTest", args.faces)
+    public, private = planted_split(data, "PublicTest", args.faces), planted_split(data, "PrivateTest", args.faces)
     scenes = public + private
     splits = {"PublicTest": range(len(public)), "PrivateTest": range(len(public), len(scenes))}
     detectors = {PlantedSquares.name: PlantedSquares(scenes), **detectors}
     found = {name: detect_all(detector, scenes) for name, detector in detectors.items()}  # once for all models
     photos = real_photos({name: d for name, d in detectors.items() if name != PlantedSquares.name})
-    refiner = load_refiner(settings.model_copy(update={"refine_passes": args.refine_passes}))
-    RESULTS.mkdir(exist_ok=True)
     for model in args.models.split(",") if args.models else [""]:
         chosen = dict(zip(("model_name", "model_version"), model.split("/"), strict=True)) if model else {}
         recognizer = load_model(settings.model_copy(update=chosen)).recognizer()
-        rows = evaluate(recognizer, detectors, found, scenes, splits, refiner)
+        rows = evaluate(recognizer, detectors, found, scenes, splits)
         served = f"{recognizer.model.name}/{recognizer.model.version}"
         report = {"model": served, "rows": rows, "real_photos": photos, "table": table(rows)}
         suffix = f"-{model.replace('/', '-')}" if model else ""
-        (RESULTS / f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+        output(f"eval_pipeline{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
         print(report["model"], "\n", report["table"], "\n", json.dumps(photos), flush=True)
 
 

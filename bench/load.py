@@ -1,4 +1,4 @@
-"""Sustained load on /predict: minutes at capacity, then past it, into results/load.json and docs/benchmarks.md.
+"""Sustained load on /predict: minutes at capacity, then past it, into load.json (docs/benchmarks.md when recorded).
 
     python -m bench.load [--minutes 5] [--concurrency 32] [--overload-factor 2] [--overload-seconds 30]
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import LOAD_JSON, frame_640x480, machine_info, r3, update_json
+from bench.common import frame_640x480, machine_info, output, r3, recording, update_json
 from bench.httpload import Outcome, closed_loop, open_loop, predict_request
 from bench.report import update_page
 from bench.server import RunningService, service_process
@@ -131,14 +131,14 @@ def main() -> None:
     parser.add_argument("--overload-factor", type=float, default=2.0)
     parser.add_argument("--overload-seconds", type=float, default=30.0)
     parser.add_argument("--ort-threads", default="1", help="FER_ORT_INTRA_OP_THREADS of the server")
-    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args()
     result = run(args)
+    results = output("load.json")
     for key, value in result.items():
-        update_json(LOAD_JSON, key, value)
+        update_json(results, key, value)
     for check in result["checks"]:
         print(f"{'ok ' if check['met'] else 'NO '} {check['check']}: {check['measured']}")
-    if not args.no_docs:
+    if recording():
         update_page()
 
 

@@ -5,7 +5,7 @@ together for ``--seconds``, while ``/readyz`` is polled every 50 ms from a proce
 Passes when no answer is a 5xx other than a designed 503, every ``/readyz`` took under 100 ms and
 the server's peak resident memory grew by under 1 GiB.
 
-    python -m bench.mixed_load [--seconds 60]    # -> results/mixed_load.json
+    python -m bench.mixed_load [--seconds 60]    # -> mixed_load.json (see bench.common for where)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from websockets.asyncio.client import connect
 
-from bench.common import BUILD, REPO_ROOT
+from bench.common import BUILD, REPO_ROOT, output
 from bench.server import RunningService, service_process
 
 PHOTO = (REPO_ROOT / "tests" / "fixtures" / "photos" / "astronaut.png").read_bytes()
@@ -153,7 +153,7 @@ async def run(service: RunningService, seconds: float) -> Load:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "mixed_load.json")
+    parser.add_argument("--out", type=Path, default=output("mixed_load.json"))
     args = parser.parse_args()
     with service_process({"FER_HEADER_TIMEOUT_S": "5"}) as service:
         before = service.rss_kib()

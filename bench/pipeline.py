@@ -20,7 +20,7 @@ from bench.common import frame_640x480, r3, time_call
 from bench.detect_sweep import detect_ms, sweep
 from bench.model import open_session
 from service.decoding import decode_image
-from service.detection import DetectorConfig, FaceDetector
+from service.faces.haar import HaarConfig, HaarDetector
 from service.model_store import load_model_card
 from service.preprocessing import preprocess_face, to_model_input
 from service.settings import Settings
@@ -34,7 +34,7 @@ def stage_times(model_dir: Path, min_seconds: float = 1.0) -> dict[str, Any]:
     cfg = card.preprocessing
     jpeg = frame_640x480()
     image = decode_image(jpeg, settings.max_pixels, color=False)
-    detector = FaceDetector(DetectorConfig.from_settings(settings))
+    detector = HaarDetector(HaarConfig.from_settings(settings))
     boxes = detector.detect(image.gray)
     crops = [image.gray[b.y : b.y + b.h, b.x : b.x + b.w] for b in boxes]
     inputs = to_model_input(np.stack([preprocess_face(c, cfg) for c in crops]), cfg)

@@ -59,9 +59,9 @@ def section(bench: dict[str, Any], load: dict[str, Any]) -> str:
         f"{machine.get('onnxruntime', '?')}, OpenCV {machine.get('opencv', '?')}. "
         "Load generator and server share those cores."
         + (f" **Note:** {machine['note']}" if machine.get("note") else ""),
-        "```bash\nmake bench   # python -m bench.quantize && python -m bench: results/bench.json + this section\n"
-        "make load    # python -m bench.load: 5 min at capacity + overload, results/load.json\n"
-        "make fuzz    # longer schemathesis + hypothesis runs of tests/hardening\n```",
+        "```bash\nmake bench RECORD=1             # python -m bench: results/bench.json + this section\n"
+        "make bench SUITE=load RECORD=1  # python -m bench.load: 5 min at capacity + overload, results/load.json\n"
+        "make test SUITE=fuzz            # longer schemathesis + hypothesis runs of tests/hardening\n```",
         "**Targets**\n\n" + tables.targets_table(bench.get("targets", []), load),
         tables.comparison_table(bench.get("compare")),
         tables.model_tables(bench.get("model")),

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from websockets.asyncio.client import connect
 
-from bench.common import ASTRONAUT, RESULTS, r3
+from bench.common import ASTRONAUT, output, r3
 from bench.server import RunningService, service_process
 
 FRAMES = 150
@@ -71,9 +71,8 @@ def main(argv: list[str] | None = None) -> None:
             row = {"detector": detector, "following": follow, "frames": len(clip), **measured}
             print(row)
             rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
     suffix = f"-{args.model.replace('/', '-')}" if args.model else ""
-    (RESULTS / f"stream_follow{suffix}.json").write_text(json.dumps(rows, indent=2) + "\n")
+    output(f"stream_follow{suffix}.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

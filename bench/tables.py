@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make fuzz` runs the
+HARDENING = """**Hardening** (`tests/hardening/`, part of `make test`, about a minute; `make test SUITE=fuzz` runs the
 same tests with many more examples and bigger rounds; every limit is listed in the Hardening
 section of docs/configuration.md):
 
@@ -105,7 +105,7 @@ def _quantization_note(q: dict[str, Any] | None) -> str:
     )
     return (
         f"\n\nINT8 (static QDQ, per-channel int8 weights in a 7-bit range, int8 activations calibrated on 300 "
-        f"Training faces, `python -m bench.quantize`, see [Models](models.md)): "
+        f"Training faces, `python -m training.quantize`, see [Models](models.md)): "
         f"PublicTest accuracy {public['float']:.2f} % float vs {public['int8']:.2f} % "
         f"int8, a drop of {q['publictest_drop_points']:.2f} points (limit {q['max_drop_points']}): {verdict}; "
         f"PrivateTest {private['float']:.2f} % vs {private['int8']:.2f} %."

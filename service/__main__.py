@@ -14,8 +14,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from service.app import create_app, load_model
-from service.detection import DetectorLoadError
+from service.app import create_app
+from service.faces.detector import DetectorLoadError
+from service.loading import load_model
 from service.logs import log_config
 from service.metrics import multiprocess_metrics
 from service.model_store import ModelLoadError

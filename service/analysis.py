@@ -20,9 +20,10 @@ from PIL import Image
 from service.annotate import annotate, encode_jpeg
 from service.batching import MicroBatcher, QueueFullError
 from service.decoding import DecodedImage, ImageError, decode_opened, decoded_bytes, open_image
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.leases import BudgetTimeoutError, ByteBudget, Lease, run_holding
+from service.limits import Limiter
 from service.metrics import Metrics
 from service.schemas import FaceOut, ImageSize, ModelRef, PredictResponse, Timings
 from service.settings import Settings
@@ -76,23 +77,9 @@ def capped_options(options: DetectOptions | None, max_faces: int) -> DetectOptio
     return replace(options, max_faces=min(options.max_faces or max_faces, max_faces))
 
 
-class InFlight:
-    """Counts images in the pipeline; at ``limit`` new ones are refused (503) instead of queueing."""
-
-    def __init__(self, limit: int, metrics: Metrics) -> None:
-        self.limit = limit
-        self.count = 0  # only touched on the event loop thread, so no lock
-        self._gauge = metrics.images_in_flight
-
-    def acquire(self) -> Lease:
-        if self.count >= self.limit:
-            raise QueueFullError(f"{self.count} images are already being analysed")
-        self._set(self.count + 1)
-        return Lease(lambda: self._set(self.count - 1))
-
-    def _set(self, count: int) -> None:
-        self.count = count
-        self._gauge.set(count)
+def in_flight_limit(capacity: int, metrics: Metrics) -> Limiter:
+    """The images in the pipeline (``FER_MAX_IN_FLIGHT``), counted in the ``fer_images_in_flight`` gauge."""
+    return Limiter(capacity, "images are already being analysed", metrics.images_in_flight.set)
 
 
 class ImageAnalyzer:
@@ -102,7 +89,7 @@ class ImageAnalyzer:
         self,
         recognizer: EmotionRecognizer,
         batcher: MicroBatcher,
-        in_flight: InFlight,
+        in_flight: Limiter,
         settings: Settings,
         executor: Executor,
         metrics: Metrics,

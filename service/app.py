@@ -13,30 +13,25 @@ import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 
-import onnxruntime as ort
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from service.analysis import ImageAnalyzer, InFlight
+from service.analysis import ImageAnalyzer, in_flight_limit
 from service.api.routes import api_router
 from service.api.routes.pages import STATIC_DIR
 from service.api.routes.video import VIDEO_PATH
-from service.detectors import Detector, load_detectors
 from service.errors import register_error_handlers
-from service.inference import CropPolicy, EmotionRecognizer
+from service.loading import load_model
 from service.metrics import Metrics
 from service.middleware import PathBodyLimits, RequestMetricsMiddleware, TrailingSlash
-from service.model_store import ModelCard, create_session, open_model
-from service.refining import CropRefiner
 from service.request_ids import add_request_id_middleware
 from service.server import return_big_buffers_to_the_os
 from service.settings import Settings
-from service.streaming import StreamSlots
-from service.video.pipeline import VideoJobs
+from service.streaming import open_streams_limit
+from service.video.pipeline import video_jobs_limit
 from service.video.reader import limit_ffmpeg_allocations
 
 logger = logging.getLogger(__name__)
@@ -47,43 +42,6 @@ MediaPipe's BlazeFace (`detector=blazeface`, with landmarks), and each face is c
 into 7 emotions by a CNN trained on FER-2013, served with ONNX Runtime.
 Faces from concurrent requests and streams are micro-batched.
 """
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    card: ModelCard
-    session: ort.InferenceSession
-    detector: Detector  # the deployment's default (FER_DETECTOR)
-    detectors: dict[str, Detector]  # every detector, by name, for requests naming one
-    crops: CropPolicy
-    refiner: CropRefiner | None = None  # FER_REFINE_PASSES=0: none
-
-    def recognizer(self) -> EmotionRecognizer:
-        return EmotionRecognizer(self.card, self.session, self.detector, self.detectors, self.crops, self.refiner)
-
-
-def load_model(settings: Settings) -> LoadedModel:
-    """Open and verify the configured model and the face detectors (blocking; raises ModelLoadError)."""
-    card = open_model(settings.model_store, settings.model_name, settings.model_version, settings.model_variant)
-    session = create_session(card, settings.ort_intra_op_threads, settings.ort_inter_op_threads)
-    detectors = load_detectors(settings)
-    crops = CropPolicy(align=settings.align_faces, frame=settings.frame_crops)
-    return LoadedModel(card, session, detectors[settings.detector], detectors, crops, load_refiner(settings))
-
-
-def load_refiner(settings: Settings) -> CropRefiner | None:
-    """The crop refiner of ``FER_REFINER_VERSION`` when ``FER_REFINE_PASSES`` asks for one.
-
-    A ``model_store`` mounted without ``face_refiner/`` (an older deployment's) serves crops
-    unrefined, with a warning, as one without BlazeFace serves Haar only; a broken card fails startup.
-    """
-    if settings.refine_passes == 0:
-        return None
-    folder = settings.model_store / "face_refiner" / settings.refiner_version
-    if not folder.is_dir():
-        logger.warning("no crop refiner in %s: crops are not refined", folder)
-        return None
-    return CropRefiner(folder, settings.refine_passes, settings.refiner_threads)
 
 
 @asynccontextmanager
@@ -99,9 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(recognizer.warm_up, sorted({1, settings.max_batch_size}))
     # Every image in flight may still submit a job, so the batcher waits for company only while
     # more of them are in the pipeline than it has collected.
-    in_flight = InFlight(settings.max_in_flight, metrics)
+    in_flight = in_flight_limit(settings.max_in_flight, metrics)
     batcher = recognizer.create_batcher(
-        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.count
+        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.running
     )
     batcher.on_death = partial(_on_worker_death, app)
     await batcher.start()
@@ -151,8 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.ready = False
     app.state.fatal_error = None
-    app.state.stream_slots = StreamSlots(settings.max_streams)
-    app.state.video_jobs = VideoJobs(settings.max_video_jobs)
+    app.state.stream_slots = open_streams_limit(settings.max_streams, app.state.metrics)
+    app.state.video_jobs = video_jobs_limit(settings.max_video_jobs)
     register_error_handlers(app)
     app.include_router(api_router)
     if STATIC_DIR.is_dir():

@@ -36,7 +36,7 @@ OnDeath = Callable[[BaseException], None]
 
 
 class QueueFullError(RuntimeError):
-    """Too many inference jobs are waiting; the caller should retry later."""
+    """The service is at a limit (the batch queue, or a :class:`~service.limits.Limiter`); retry later (503)."""
 
 
 class WorkerStoppedError(RuntimeError):

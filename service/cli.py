@@ -85,7 +85,7 @@ def analyze_files(
 
 def _load_analyzer(model: str | None, version: str | None, detector: Detector | None) -> FaceAnalyzer:
     """The model and detectors, or exit status 2 with a one-line reason (a missing model, a bad setting)."""
-    from service.detection import DetectorLoadError
+    from service.faces.detector import DetectorLoadError
     from service.library import FaceAnalyzer
     from service.model_store import ModelLoadError
 

@@ -4,8 +4,7 @@ Decoding is two steps so that a caller can reserve memory in between: :func:`ope
 only the header (format, size, mode) and refuses what is too large or not an image;
 :func:`decoded_bytes` bounds what decoding it will cost; :func:`decode_opened` decodes.
 Memory is kept low on purpose: grayscale unless colour is asked for (JPEGs are decoded
-straight to grayscale by libjpeg), 16-bit by shifting, transparency blended in row chunks, and
-the EXIF orientation applied to the final uint8 array rather than to a full-size Pillow copy.
+straight to grayscale by libjpeg), and the conversion to uint8 in row chunks (:mod:`service.pixels`).
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from service.pixels import CHUNK_ROWS, exif_orientation, to_uint8, upright
 from service.settings import JPEG_MAX_SIDE
 
 # Pillow format name -> what clients call it. MPO is how Pillow names multi-picture JPEGs from phones.
@@ -39,11 +38,8 @@ NON_IMAGE_MEDIA_PREFIXES = ("text/", "application/pdf", "application/json", "app
 VIDEO_HINT = "send videos to /predict/video"
 # Pillow's own decompression-bomb message names its pixel count; the service answers with its own limit.
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
-EXIF_ORIENTATION = 0x0112
 # Bytes per pixel of Pillow's decoded image, by mode (anything unlisted is counted as 4).
 MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "RGB": 3}
-TRANSPARENT_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
-CHUNK_ROWS = 256  # rows converted at once: bounds the temporaries of conversion
 
 
 class ImageError(Exception):
@@ -179,7 +175,7 @@ def decoded_bytes(image: Image.Image, color: bool) -> int:
 
 def decode_opened(image: Image.Image, color: bool = True) -> DecodedImage:
     """Decode an image from :func:`open_image`: (H, W) gray, plus (H, W, 3) RGB when ``color``."""
-    orientation = _orientation(image)
+    orientation = exif_orientation(image)
     if _decodes_to_gray(image, color):
         image.draft("L", image.size)  # libjpeg converts to grayscale while decoding: no RGB copy
     name = SUPPORTED_FORMATS[str(image.format)]
@@ -188,85 +184,13 @@ def decode_opened(image: Image.Image, color: bool = True) -> DecodedImage:
             image.load()
         except Exception as exc:  # Pillow raises OSError, SyntaxError, zlib.error, ... for broken data
             raise ImageError(400, f"corrupt or truncated {image.format} image ({exc})") from exc
-        pixels = _to_uint8(image, color)
+        pixels = to_uint8(image, color)
     finally:
         image.close()  # frees the decoded pixels now, whoever still holds the Image object
-    pixels = _upright(pixels, orientation)
+    pixels = upright(pixels, orientation)
     gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     return DecodedImage(pixels=pixels, gray=gray, format=name)
 
 
 def _decodes_to_gray(image: Image.Image, color: bool) -> bool:
     return not color and image.format in ("JPEG", "MPO") and image.mode in ("RGB", "YCbCr")
-
-
-def _is_gray(image: Image.Image) -> bool:
-    """Single-channel sources stay (H, W) even when colour is asked for."""
-    return image.mode in ("1", "L", "LA", "La", "I", "F") or image.mode.startswith("I;16")
-
-
-def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(EXIF_ORIENTATION, 1)
-    except Exception:  # a broken EXIF block is not worth refusing the image for
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply the EXIF orientation as numpy views, then one contiguous copy (of the uint8 output only)."""
-    views = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    if orientation not in views:
-        return pixels
-    return np.ascontiguousarray(views[orientation](pixels))
-
-
-def _to_uint8(image: Image.Image, color: bool) -> np.ndarray:
-    """(H, W) gray, or (H, W, 3) RGB when ``color``, converted a chunk of rows at a time.
-
-    Chunks keep Pillow's conversions and numpy's temporaries small: only the decoded image and
-    the uint8 output are ever full size.
-    """
-    width, height = image.size
-    color = color and not _is_gray(image)
-    out = np.empty((height, width, 3) if color else (height, width), np.uint8)
-    convert = _chunk_converter(image, color)
-    for top in range(0, height, CHUNK_ROWS):
-        out[top : top + CHUNK_ROWS] = convert(image.crop((0, top, width, min(height, top + CHUNK_ROWS))))
-    return out
-
-
-def _chunk_converter(image: Image.Image, color: bool) -> Callable[[Image.Image], np.ndarray]:
-    """16-bit keeps its top 8 bits (by shifting); transparency goes over white; the rest converts."""
-    mode = image.mode
-    if mode in ("I", "F") or mode.startswith("I;16"):
-        return _wide_to_uint8
-    if mode in TRANSPARENT_MODES or "transparency" in image.info:
-        return lambda chunk: _over_white(chunk, color)
-    target = "RGB" if color else "L"
-    return lambda chunk: np.asarray(chunk if chunk.mode == target else chunk.convert(target), dtype=np.uint8)
-
-
-def _wide_to_uint8(chunk: Image.Image) -> np.ndarray:
-    wide = np.asarray(chunk)
-    if chunk.mode == "F":
-        return np.clip(wide, 0, 255).astype(np.uint8)
-    if wide.dtype.kind == "i":  # mode "I": int32 holding 16-bit values
-        wide = np.clip(wide, 0, 65535)
-    return (wide >> 8).astype(np.uint8)
-
-
-def _over_white(chunk: Image.Image, color: bool) -> np.ndarray:
-    rows = np.asarray(chunk.convert("RGBA" if color else "LA"), dtype=np.uint16)
-    value, alpha = rows[..., :-1], rows[..., -1:]
-    # value * a + 255 * (1 - a), rounded: 255 - (255 - value) * a / 255.
-    blended = (255 - ((255 - value) * alpha + 127) // 255).astype(np.uint8)
-    return blended if color else blended[..., 0]

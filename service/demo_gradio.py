@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from service.annotate import annotate
-from service.app import load_model
 from service.decoding import ImageError, decode_image
 from service.inference import EmotionRecognizer, FacePrediction
+from service.loading import load_model
 from service.settings import Settings
 from service.smoothing import FaceSmoother
 
@@ -34,7 +34,7 @@ NO_FACE = "No face found: face the camera (or photo) in good, even light."
 
 
 def load_recognizer(settings: Settings) -> EmotionRecognizer:
-    """The recognizer the service builds from the same settings (``service.app.load_model``)."""
+    """The recognizer the service builds from the same settings (``service.loading.load_model``)."""
     loaded = load_model(settings)
     recognizer = loaded.recognizer()
     recognizer.warm_up()

@@ -17,14 +17,13 @@ import numpy as np
 import onnxruntime as ort
 
 from service.batching import MicroBatcher, Upcoming
-from service.detection import Box
-from service.detectors import Detector, DetectorUnavailableError
-from service.following import FaceFollower
-from service.framing import NO_FRAMING
+from service.faces.crops import crop_face
+from service.faces.detector import Box, Detector, DetectorUnavailableError
+from service.faces.following import FaceFollower
+from service.faces.framing import NO_FRAMING
 from service.metrics import Metrics
 from service.model_store import ModelCard, ModelLoadError
 from service.preprocessing import preprocess_face, to_grayscale, to_model_input
-from service.refining import CropRefiner, cut_crops
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class DetectOptions:
     min_face_size: int | None = None
     detect: bool = True  # False: the whole image is one face crop (e.g. a FER-2013 image)
     detector: str | None = None  # a name of EmotionRecognizer.detectors; None: the default one
-    # A stream's follower: faces searched near their last boxes (service.following); None: whole image.
+    # A stream's follower: faces searched near their last boxes (service.faces.following); None: whole image.
     follower: FaceFollower | None = field(default=None, compare=False)
 
 
@@ -59,7 +58,7 @@ class DetectOptions:
 class CropPolicy:
     """How detector boxes become crops (``FER_ALIGN_FACES``, ``FER_FRAME_CROPS``)."""
 
-    align: bool = True  # level the eyes, for detectors with eye landmarks (when no refiner runs)
+    align: bool = True  # level the eyes, for detectors with eye landmarks
     frame: bool = True  # apply the detector's measured FER-2013 framing
 
 
@@ -85,14 +84,12 @@ class EmotionRecognizer:
         detector: Detector,
         alternatives: Mapping[str, Detector] | None = None,
         crops: CropPolicy | None = None,
-        refiner: CropRefiner | None = None,
     ) -> None:
         self.model = model
         self.labels = model.labels
         self.detector = detector
         self.detectors: dict[str, Detector] = {**(alternatives or {}), detector.name: detector}
         self.crops = crops or CropPolicy()
-        self.refiner = refiner  # None: crops as framed and aligned (FER_REFINE_PASSES=0)
         self._session = session
 
     def detector_for(self, options: DetectOptions | None) -> Detector:
@@ -149,11 +146,9 @@ class EmotionRecognizer:
         return boxes, self._preprocess(image, boxes, detector)
 
     def _preprocess(self, image: np.ndarray, boxes: Sequence[Box], detector: Detector) -> np.ndarray:
-        """Crop every box (framed, aligned, refined), apply the shared preprocessing -> float32 (N, size, size, 1)."""
+        """Crop every box (framed, aligned), apply the shared preprocessing -> float32 (N, size, size, 1)."""
         framing = detector.framing if self.crops.frame else NO_FRAMING
-        # The refiner levels the face itself: starting from the eye line instead measured worse (docs/detectors.md).
-        align = self.crops.align and self.refiner is None
-        return self._crops_to_input(cut_crops(image, boxes, framing, align, self.refiner))
+        return self._crops_to_input([crop_face(image, box, framing, self.crops.align) for box in boxes])
 
     def _crops_to_input(self, crops: list[np.ndarray]) -> np.ndarray:
         cfg = self.model.preprocessing

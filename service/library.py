@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from service.analysis import capped_options
-from service.app import load_model
 from service.decoding import decode_image
 from service.inference import DetectOptions
+from service.loading import load_model
 from service.schemas import FaceOut, ModelRef
 from service.settings import Settings
 

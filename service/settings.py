@@ -147,19 +147,9 @@ class Settings(BaseSettings):
         default=2, ge=0, le=4, description="also search N x N overlapping tiles of large images (0: whole image only)"
     )
     align_faces: bool = Field(
-        default=True,
-        description="rotate faces so the eyes are level (detectors with eye landmarks) when no crop refiner runs",
+        default=True, description="rotate faces so the eyes are level (detectors with eye landmarks)"
     )
     frame_crops: bool = Field(default=True, description="reframe each box like a FER-2013 face (measured per detector)")
-    # The crop refiner (service.refining) turns and shifts each crop to FER-2013's pose. It stays
-    # off by default: on the planted PublicTest faces it raised Haar's and BlazeFace short range's
-    # accuracy but not full range's, which the rule committed before that evaluation required
-    # (results/face_refiner-1.0.0/selection.md). One pass costs one 33-MFLOP CNN run per face.
-    refine_passes: int = Field(
-        default=0, ge=0, le=3, description="crop refiner passes: turn and shift crops to FER-2013's pose (0: off)"
-    )
-    refiner_version: str = Field(default="1.1.0", description="folder of <model_store>/face_refiner/ to load")
-    refiner_threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of one refiner run")
 
     # Video uploads (POST /predict/video). A video costs the CPU every frame it decodes and every
     # frame it analyses (~50 ms for a two-face frame on the project's shared 2-core machine), so
@@ -178,7 +168,7 @@ class Settings(BaseSettings):
     stream_smoothing_alpha: float = Field(
         default=0.5, gt=0.0, le=1.0, description="weight of the newest frame in the EMA"
     )
-    # Following faces (service.following): between full-frame searches each face is re-detected
+    # Following faces (service.faces.following): between full-frame searches each face is re-detected
     # in a region around its last box, a fraction of the CPU of a whole-frame search (docs/detectors.md).
     stream_follow_faces: bool = Field(default=True, description="re-detect stream faces near their last boxes")
     stream_full_detect_every: int = Field(

@@ -23,14 +23,15 @@ from fastapi.responses import JSONResponse
 from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError, WorkerStoppedError
 from service.decoding import ImageError
-from service.following import FaceFollower
+from service.faces.following import FaceFollower
+from service.faces.tracking import FaceTracker
 from service.inference import DetectOptions
+from service.limits import Limiter
 from service.metrics import Metrics
 from service.schemas import ImageSize, StreamFaceOut, StreamFrameResult
 from service.settings import Settings
 from service.smoothing import FaceSmoother
 from service.stream_control import ControlMessageError, parse_control
-from service.tracking import FaceTracker
 
 logger = logging.getLogger(__name__)
 # Application close codes are 4000-4999; 4408 reads as HTTP's 408 Request Timeout.
@@ -70,21 +71,12 @@ class LatestFrame:
         return frame
 
 
-class StreamSlots:
-    """Open streams, up to ``limit``; one more is refused with 503 rather than slowing every stream."""
+def open_streams_limit(capacity: int, metrics: Metrics) -> Limiter:
+    """The open streams (``FER_MAX_STREAMS``), counted in the ``fer_open_streams`` gauge.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open = 0
-
-    def try_open(self) -> bool:
-        if self.open >= self.limit:
-            return False
-        self.open += 1
-        return True
-
-    def close(self) -> None:
-        self.open -= 1
+    Every open stream costs CPU every frame: one more is refused rather than slowing every stream.
+    """
+    return Limiter(capacity, "streams are open already", metrics.open_streams.set)
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str], allowed_hosts: list[str]) -> bool:
@@ -109,7 +101,7 @@ class StreamSession:
     """One WebSocket connection on /stream."""
 
     def __init__(
-        self, websocket: WebSocket, analyzer: ImageAnalyzer, metrics: Metrics, settings: Settings, slots: StreamSlots
+        self, websocket: WebSocket, analyzer: ImageAnalyzer, metrics: Metrics, settings: Settings, slots: Limiter
     ) -> None:
         self.websocket = websocket
         self.analyzer = analyzer
@@ -137,10 +129,11 @@ class StreamSession:
             # The origin is the client's text: it is not repeated (FER_WS_ALLOWED_HOSTS too: the same-origin case).
             await self._deny(403, "this page's origin is not allowed (FER_WS_ALLOWED_ORIGINS, FER_WS_ALLOWED_HOSTS)")
             return
-        if not self.slots.try_open():
-            await self._deny(503, f"{self.slots.limit} streams are open already (FER_MAX_STREAMS); retry later")
+        try:
+            slot = self.slots.acquire()
+        except QueueFullError as exc:
+            await self._deny(503, f"{exc} (FER_MAX_STREAMS); retry later")
             return
-        self.metrics.open_streams.inc()
         try:
             await self.websocket.accept()
             # anyio rather than bare asyncio tasks: Starlette's test client cancels through anyio scopes.
@@ -149,8 +142,7 @@ class StreamSession:
                 await self._receive_frames()
                 tasks.cancel_scope.cancel()
         finally:
-            self.slots.close()
-            self.metrics.open_streams.dec()
+            slot.drop()
 
     async def _deny(self, status: int, detail: str) -> None:
         headers = {"Retry-After": str(self.settings.retry_after_s)} if status == 503 else None

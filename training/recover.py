@@ -101,7 +101,7 @@ def recover(model_dir: Path, out: Path, data: str, bn_images: int = 8192) -> dic
     """Write a run folder holding the exported model as trainable Keras weights; returns recovered.json."""
     card = json.loads((model_dir / "model.json").read_text())
     config = {**card["training"]["config"], "name": out.name, "runs_dir": str(out.parent), "init_weights": ""}
-    cfg = TrainConfig(**{**config, "widths": tuple(config["widths"])})
+    cfg = TrainConfig.from_dict(config)
     keras.mixed_precision.set_global_policy("float32")
     classifier = build_model(cfg)
     biases = load_folded(classifier, onnx_weights(model_dir / card["onnx"]["file"]))

@@ -85,26 +85,11 @@ def load_arrays(cfg: TrainConfig):
     for split, limit in (("Training", cfg.limit_train), ("PublicTest", cfg.limit_val)):
         x, y = splits[split]
         keep = np.sort(rng.permutation(len(y))[:limit]) if limit else np.arange(len(y))
-        if split == "Training" and cfg.extra_train:
-            x, y, keep = with_extra(x[keep], y[keep], cfg)
         targets = np.eye(len(LABELS), dtype=np.float32)[y[keep]]
         if cfg.teacher:
             targets = kd_targets(targets, load_teacher(cfg.teacher, split)[keep], cfg.kd_temperature)
         arrays += [to_model_input(x[keep], pre), y[keep], targets]
     return arrays
-
-
-def with_extra(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training images with ``cfg.extra_train``'s appended (their labels too), and the indices of all."""
-    if cfg.teacher:
-        raise ValueError("extra_train has no teacher outputs: use it without --teacher")
-    with np.load(cfg.extra_train) as extra:
-        x_extra, y_extra = extra["x"], extra["y"]
-    if x_extra.shape[1:] != x.shape[1:]:
-        raise ValueError(f"{cfg.extra_train}: images {x_extra.shape[1:]}, Training has {x.shape[1:]}")
-    print(f"training on {len(y)} Training images and {len(y_extra)} from {cfg.extra_train}", flush=True)
-    merged_y = np.concatenate([y, y_extra])
-    return np.concatenate([x, x_extra]), merged_y, np.arange(len(merged_y))
 
 
 def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:

@@ -1,1 +1,1 @@
-"""Faces in scenes: planted FER-2013 faces for the detector pipeline evaluation (``make eval-pipeline``)."""
+"""Detection and crop scoring on planted FER-2013 faces (``training.planting``) for the pipeline evaluation."""

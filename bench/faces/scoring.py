@@ -1,4 +1,4 @@
-"""Detection and crop scoring on planted scenes, and the framing fit."""
+"""Detection and crop scoring on planted scenes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.faces.planting import Planted
-from service.cropping import eye_angle
-from service.detection import Box, Landmark
-from service.detectors import Detector
-from service.framing import Framing
+from service.faces.crops import crop_face
+from service.faces.detector import Box, Detector, Landmark
+from service.faces.framing import Framing
 from service.inference import EmotionRecognizer
-from service.refining import CropRefiner, cut_crops
+from training.planting import Planted
 
 
 @dataclass(frozen=True)
@@ -64,27 +62,10 @@ def detect_all(detector: Detector, scenes: Sequence[Planted]) -> Detections:
         began = time.thread_time()
         boxes = detector.detect(case.scene)
         cpu += time.thread_time() - began
-        hits = [box for box in boxes if case.matches(box.x, box.y, box.w, box.h)]
-        matched.append(hits[0] if hits else None)
-        false += len(boxes) - min(1, len(hits))
+        match = case.first_match(boxes)
+        matched.append(match)
+        false += len(boxes) - (match is not None)
     return Detections(matched, false, 1000 * cpu / max(1, len(scenes)))
-
-
-def fit_framing(scenes: Sequence[Planted], detections: Detections, align: bool) -> Framing:
-    """The median scale and offset (along the face's axes when aligned) from found boxes to the planted squares."""
-    rows = []
-    for index in detections.found:
-        box, case = found_box(detections, index), scenes[index]
-        radians = math.radians(eye_angle(box) if align else 0.0)
-        shift_x = case.centre[0] - (box.x + box.w / 2)
-        shift_y = case.centre[1] - (box.y + box.h / 2)
-        along = shift_x * math.cos(radians) + shift_y * math.sin(radians)
-        across = -shift_x * math.sin(radians) + shift_y * math.cos(radians)
-        rows.append((case.side / box.w, case.side / box.h, along / box.w, across / box.h))
-    if not rows:
-        raise ValueError("no face found: nothing to fit the framing on")
-    scale_x, scale_y, dx, dy = np.median(np.array(rows), axis=0)
-    return Framing(float(scale_x), float(scale_y), float(dx), float(dy))
 
 
 def predicted_labels(recognizer: EmotionRecognizer, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -103,16 +84,15 @@ def crop_accuracy(
     align: bool,
     on_originals: np.ndarray,
     splits: dict[str, range] | None = None,
-    refiner: CropRefiner | None = None,
 ) -> dict[str, Any]:
     """Accuracy on the detector's crops and on the original crops of the same faces, and their agreement.
 
     ``on_originals`` is the label predicted for every scene's original crop (computed once per model);
     ``splits`` names ranges of scenes (PublicTest, PrivateTest) also scored on their own, so that a
-    choice can be made on PublicTest alone. With ``refiner`` each crop is refined before it is classified.
+    choice can be made on PublicTest alone.
     """
     found = np.array(detections.found, dtype=np.int64)
-    crops = [cut_crops(scenes[i].scene, [found_box(detections, i)], framing, align, refiner)[0] for i in found]
+    crops = [crop_face(scenes[i].scene, found_box(detections, i), framing, align) for i in found]
     on_crops = predicted_labels(recognizer, crops)
     labels = np.array([scenes[index].label for index in found])
     originals = on_originals[found]

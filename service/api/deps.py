@@ -9,11 +9,10 @@ from starlette.requests import HTTPConnection
 
 from service.analysis import ImageAnalyzer
 from service.inference import DetectOptions
+from service.limits import Limiter
 from service.metrics import Metrics
 from service.model_store import ModelCard
 from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
-from service.streaming import StreamSlots
-from service.video.pipeline import VideoJobs
 
 # HTTPConnection rather than Request: the same dependencies serve the WebSocket route.
 
@@ -35,8 +34,8 @@ def get_analyzer(connection: HTTPConnection) -> ImageAnalyzer:
     return analyzer
 
 
-def get_stream_slots(connection: HTTPConnection) -> StreamSlots:
-    slots: StreamSlots = connection.app.state.stream_slots
+def get_stream_slots(connection: HTTPConnection) -> Limiter:
+    slots: Limiter = connection.app.state.stream_slots
     return slots
 
 
@@ -44,8 +43,8 @@ def get_model(connection: HTTPConnection) -> ModelCard:
     return get_analyzer(connection).recognizer.model
 
 
-def get_video_jobs(connection: HTTPConnection) -> VideoJobs:
-    jobs: VideoJobs = connection.app.state.video_jobs
+def get_video_jobs(connection: HTTPConnection) -> Limiter:
+    jobs: Limiter = connection.app.state.video_jobs
     return jobs
 
 
@@ -70,6 +69,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnalyzerDep = Annotated[ImageAnalyzer, Depends(get_analyzer)]
 ModelDep = Annotated[ModelCard, Depends(get_model)]
-StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
+StreamSlotsDep = Annotated[Limiter, Depends(get_stream_slots)]
 DetectOptionsDep = Annotated[DetectOptions, Depends(get_detect_options)]
-VideoJobsDep = Annotated[VideoJobs, Depends(get_video_jobs)]
+VideoJobsDep = Annotated[Limiter, Depends(get_video_jobs)]

@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from service.app import load_model
 from service.decoding import ImageError
 from service.files import Row, face_rows
 from service.inference import DetectOptions
 from service.library import FaceAnalyzer
+from service.loading import load_model
 from service.schemas import FaceOut
 from service.settings import Settings
 from service.video.pipeline import analyse_video, standalone_analyzer

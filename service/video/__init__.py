@@ -2,6 +2,6 @@
 
 Frames are read with OpenCV's VideoCapture (:mod:`service.video.reader`), go through the same
 detection and batched inference as ``/predict`` (:mod:`service.video.pipeline`), and each face
-gets a track id that follows the person across frames (:mod:`service.tracking`). The result is
+gets a track id that follows the person across frames (:mod:`service.faces.tracking`). The result is
 one row per face and sampled frame (:mod:`service.video.timeline`), as CSV or JSON.
 """

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from service.app import load_model
-from service.detection import DetectorLoadError
+from service.faces.detector import DetectorLoadError
 from service.inference import DetectOptions
+from service.loading import load_model
 from service.model_store import ModelLoadError
 from service.settings import Settings
 from service.video.pipeline import FrameCallback, analyse_video, standalone_analyzer

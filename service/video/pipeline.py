@@ -7,8 +7,8 @@ limit like an uploaded image, so a video cannot starve ``/predict`` of the pipel
 memory counts against the decode budget: the reader's (FFmpeg's frames, for the whole video)
 before the first frame is decoded, and each frame's while it is analysed.
 
-:class:`VideoJobs` owns a job's lifetime: a slot while it runs, and cancellation when its
-client goes away, since nobody would read the answer.
+:func:`run_while_connected` owns a job's lifetime: a slot of ``FER_MAX_VIDEO_JOBS`` while it
+runs, and cancellation when its client goes away, since nobody would read the answer.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from typing import TypeVar
 
 from starlette.types import Receive
 
-from service.analysis import ImageAnalyzer, InFlight
-from service.batching import QueueFullError
+from service.analysis import ImageAnalyzer, in_flight_limit
+from service.faces.tracking import FaceTracker
 from service.inference import DetectOptions, EmotionRecognizer, FacePrediction, Recognition
 from service.leases import Lease, run_holding
+from service.limits import Limiter
 from service.metrics import Metrics
 from service.settings import Settings
-from service.tracking import FaceTracker
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
 
@@ -130,46 +130,35 @@ async def _cancel(pending: deque[tuple[SampledFrame, asyncio.Task[Recognition]]]
             await task
 
 
-class VideoJobs:
-    """Counts the videos being analysed; one over ``limit`` gets QueueFullError (503 with Retry-After).
+def video_jobs_limit(capacity: int) -> Limiter:
+    """The videos being analysed (``FER_MAX_VIDEO_JOBS``).
 
     A video holds the pipeline for seconds to minutes, so few may run at once whatever the
     in-flight limit for single images allows.
     """
+    return Limiter(capacity, "videos are already being analysed")
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.running = 0  # only touched on the event loop thread, so no lock
 
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        if self.running >= self.limit:
-            raise QueueFullError(f"{self.running} videos are already being analysed")
-        self.running += 1
+async def run_while_connected(jobs: Limiter, job: Callable[[], Awaitable[T]], receive: Receive) -> T:
+    """``job()`` in a slot of ``jobs`` (QueueFullError if none is free), cancelled if the client
+    disconnects first (ClientGoneError).
+
+    ``receive`` is the request's, its body read: what it returns next is the disconnect. The
+    slot is given back only once the job has stopped.
+    """
+    with jobs.slot():
+        work = asyncio.ensure_future(job())
+        gone = asyncio.ensure_future(_disconnected(receive))
         try:
-            yield
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.running -= 1
-
-    async def run(self, job: Callable[[], Awaitable[T]], receive: Receive) -> T:
-        """``job()`` in a slot, cancelled if the client disconnects first (ClientGoneError).
-
-        ``receive`` is the request's, its body read: what it returns next is the disconnect. The
-        slot is given back only once the job has stopped.
-        """
-        with self.slot():
-            work = asyncio.ensure_future(job())
-            gone = asyncio.ensure_future(_disconnected(receive))
-            try:
-                await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (work, gone):
-                    task.cancel()  # nothing for a finished task
-                await asyncio.gather(work, gone, return_exceptions=True)
-            if work.cancelled():
-                logger.info("video job cancelled: the client went away")
-                raise ClientGoneError("the client closed the connection; its video was not analysed further")
-            return work.result()
+            for task in (work, gone):
+                task.cancel()  # nothing for a finished task
+            await asyncio.gather(work, gone, return_exceptions=True)
+        if work.cancelled():
+            logger.info("video job cancelled: the client went away")
+            raise ClientGoneError("the client closed the connection; its video was not analysed further")
+        return work.result()
 
 
 class ClientGoneError(Exception):
@@ -185,9 +174,9 @@ async def _disconnected(receive: Receive) -> None:
 async def standalone_analyzer(recognizer: EmotionRecognizer, settings: Settings) -> AsyncIterator[ImageAnalyzer]:
     """An analyzer outside the server (the command line, tests), built as the app's lifespan builds one."""
     metrics = Metrics()
-    in_flight = InFlight(settings.max_in_flight, metrics)
+    in_flight = in_flight_limit(settings.max_in_flight, metrics)
     batcher = recognizer.create_batcher(
-        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.count
+        settings.max_batch_size, settings.max_wait_s, settings.max_queue, metrics, upcoming=lambda: in_flight.running
     )
     await batcher.start()
     executor = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="fer-video")

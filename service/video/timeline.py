@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import FacePrediction
 from service.video.reader import SampledFrame, VideoInfo, is_truncated
 

@@ -1,11 +1,10 @@
-"""Writing videos with OpenCV's VideoWriter: annotated output of the CLI, and synthetic clips."""
+"""Writing videos with OpenCV's VideoWriter: the annotated output of ``python -m service.video``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from service.annotate import annotate
 from service.video.reader import SampledFrame
@@ -41,15 +40,3 @@ class AnnotatedVideo:
 
     def close(self) -> None:
         self._writer.release()
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """Write BGR frames (all one size) as a video; the codec follows the suffix."""
-    height, width = frames[0].shape[:2]
-    writer = open_writer(path, fps, width, height)
-    try:
-        for frame in frames:
-            writer.write(frame)
-    finally:
-        writer.release()
-    return path

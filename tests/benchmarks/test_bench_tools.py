@@ -142,3 +142,12 @@ def test_comparison_table_gives_each_model_its_ratio_to_the_peer() -> None:
     text = comparison_table({"threads": 2, "rows": [row("ours", 3000.0, 0.7), row("peer", 1500.0, 0.58)]})
     ours, peer = text.splitlines()[-2:]
     assert "| 2.00x | 70.00 % |" in ours and "| 1.00x | 58.00 % |" in peer
+
+
+def test_results_go_to_the_committed_folder_only_when_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.common import BUILD, RESULTS, output
+
+    monkeypatch.delenv("BENCH_RECORD", raising=False)
+    assert output("bench.json") == BUILD / "results" / "bench.json"  # git-ignored: measuring leaves no change
+    monkeypatch.setenv("BENCH_RECORD", "1")
+    assert output("bench.json") == RESULTS / "bench.json"

@@ -1,4 +1,4 @@
-"""The pipeline evaluation's own tools: planted scenes, detection scoring and the framing fit."""
+"""The pipeline evaluation's own tools: detection and crop scoring on planted scenes."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from bench.eval_pipeline import variants
-from bench.faces.planting import SCENE_SHAPE, Planted, planted_scenes
-from bench.faces.scoring import PlantedSquares, binned, detect_all, fit_framing, paired_accuracy
-from service.cropping import crop_face
-from service.detection import Box, Landmark
-from service.framing import Framing
+from bench.faces.scoring import PlantedSquares, binned, detect_all, paired_accuracy
+from service.faces.crops import crop_face
+from service.faces.framing import Framing
+from training.planting import Planted, planted_scenes
+
+from ..fake_detectors import ShrunkBoxes
 
 
 def fake_faces(count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -21,55 +22,10 @@ def fake_faces(count: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (count, 48, 48), dtype=np.uint8), np.arange(count) % 7
 
 
-class ShrunkBoxes:
-    """A stand-in detector: the planted square shrunk by 0.8, moved down a tenth of its side; and a false box."""
-
-    name = "fake"
-    framing = Framing()
-
-    def __init__(self, scenes: list[Planted]) -> None:
-        self.by_scene = {id(case.scene): case for case in scenes}
-
-    def detect(self, gray: np.ndarray, min_face: int | None = None) -> list[Box]:
-        case = self.by_scene[id(gray)]
-        side = 0.8 * case.side
-        x, y = case.centre[0] - side / 2, case.centre[1] - side / 2 + 0.1 * side
-        eyes = (Landmark("right_eye", x, y), Landmark("left_eye", x + side, y))  # level: the fit needs no turn
-        return [Box(round(x), round(y), round(side), round(side), eyes), Box(0, 0, 10, 10)]
-
-    def working_bytes(self, height: int, width: int) -> int:
-        return 0
-
-
-def test_planted_scenes_are_seeded_and_hold_their_face() -> None:
-    faces, labels = fake_faces(4)
-    first, again = planted_scenes(faces, labels, seed=3), planted_scenes(faces, labels, seed=3)
-    assert all(np.array_equal(a.scene, b.scene) for a, b in zip(first, again, strict=True))
-    for case in first:
-        assert case.scene.shape == SCENE_SHAPE and 64 <= case.side < 200 and abs(case.angle) <= 25
-        reach = case.side * math.sqrt(2) / 2
-        assert reach <= case.centre[0] <= SCENE_SHAPE[1] - reach and reach <= case.centre[1] <= SCENE_SHAPE[0] - reach
-
-
-def test_planted_matches_a_box_on_the_face_only() -> None:
-    case = planted_scenes(*fake_faces(1), seed=1)[0]
-    x, y = case.centre
-    assert case.matches(x - case.side / 2, y - case.side / 2, case.side, case.side)
-    assert not case.matches(x + case.side, y, case.side, case.side)  # beside the face
-    assert not case.matches(x - case.side, y - case.side, 2.5 * case.side, 2.5 * case.side)  # far too big
-
-
 def test_detect_all_counts_found_faces_and_false_boxes() -> None:
     scenes = planted_scenes(*fake_faces(5), seed=2, max_angle=0)
     detections = detect_all(ShrunkBoxes(scenes), scenes)
     assert detections.found == [0, 1, 2, 3, 4] and detections.false_detections == 5
-
-
-def test_fit_framing_recovers_the_scale_and_offset_of_the_boxes() -> None:
-    scenes = planted_scenes(*fake_faces(9), seed=4, max_angle=0)
-    framing = fit_framing(scenes, detect_all(ShrunkBoxes(scenes), scenes), align=True)
-    assert framing.scale_x == pytest.approx(1.25, abs=0.02) and framing.scale_y == pytest.approx(1.25, abs=0.02)
-    assert framing.dx == pytest.approx(0.0, abs=0.01) and framing.dy == pytest.approx(-0.1, abs=0.01)
 
 
 def test_planted_squares_crop_gives_back_the_upright_original_face() -> None:
@@ -113,9 +69,9 @@ def test_binned_scores_each_range_of_faces_on_its_own() -> None:
     assert scores["140-200"]["accuracy_crops"] == pytest.approx(100.0)
 
 
-def test_variants_add_refined_rows_only_with_a_refiner() -> None:
+def test_variants_add_aligned_rows_only_for_detectors_with_landmarks() -> None:
     framing = Framing(1.2, 1.2, 0.0, -0.1)
-    assert [row[0] for row in variants("haar", framing, False)] == ["box as found", "framed"]
-    refined = variants("blazeface_short", framing, True)
-    assert refined[-1] == ("aligned + framed + refined", framing, True, True)
-    assert [row[0] for row in refined if row[3]] == ["framed + refined", "aligned + framed + refined"]
+    assert [row[0] for row in variants("haar", framing)] == ["box as found", "framed"]
+    landmarks = variants("blazeface_short", framing)
+    assert landmarks[-1] == ("aligned + framed", framing, True)
+    assert [row[0] for row in landmarks if row[2]] == ["aligned", "aligned + framed"]

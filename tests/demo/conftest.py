@@ -17,10 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app, load_model
+from service.app import create_app
+from service.loading import load_model
 from service.model_store import ModelLoadError, resolve_model_dir
 from service.settings import Settings
-from service.video.synthetic import write_planted_clip
+from tests.support.synthetic import write_planted_clip
 
 from .media import face_clip
 

@@ -1,7 +1,7 @@
 """Fixtures of the hardening tests and their hypothesis profiles.
 
 Profiles: "hardening" (default, a few seconds per test, part of ``make test``) and "fuzz"
-(``make fuzz``: ``HYPOTHESIS_PROFILE=fuzz pytest tests/hardening``). An environment variable rather
+(``make test SUITE=fuzz``: ``HYPOTHESIS_PROFILE=fuzz pytest tests/hardening``). An environment variable rather
 than ``--hypothesis-profile``: this conftest may load after that option is applied and override it.
 """
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from service import analysis
 from service.settings import Settings
-from service.testing import serve_in_thread as service_in_thread
+from tests.support.live_server import serve_in_thread as service_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"

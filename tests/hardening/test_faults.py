@@ -62,8 +62,7 @@ def assert_back_to_idle(base_url: str, idle: dict[str, float]) -> None:
 
 def test_disconnect_mid_upload_leaks_no_tasks(astronaut_bytes: bytes) -> None:
     head, body = multipart(astronaut_bytes)
-    # Without the crop refiner, the only ONNX Runtime run of a request is the classifier's.
-    with serve_in_thread(refine_passes=0) as (base_url, _app):
+    with serve_in_thread() as (base_url, _app):
         port = int(base_url.rsplit(":", 1)[1])
         idle = gauges(base_url)
         for cut in (0, 10, 200, len(body) // 2, len(body) - 1):
@@ -76,8 +75,7 @@ def test_disconnect_mid_upload_leaks_no_tasks(astronaut_bytes: bytes) -> None:
 def test_disconnect_mid_request_leaks_no_tasks(astronaut_bytes: bytes, stage: str, gates: Gates) -> None:
     """Whole requests whose clients leave while the image is decoded, or while it is classified."""
     head, body = multipart(astronaut_bytes)
-    # Without the crop refiner, the only ONNX Runtime run of a request is the classifier's.
-    with serve_in_thread(refine_passes=0) as (base_url, _app):
+    with serve_in_thread() as (base_url, _app):
         port = int(base_url.rsplit(":", 1)[1])
         idle = gauges(base_url)
         gate = gates.close(stage)

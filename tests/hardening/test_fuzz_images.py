@@ -1,6 +1,6 @@
 """Hypothesis-made hostile uploads: never a 5xx, never a hang, and the service stays ready.
 
-``make test`` runs a few dozen examples per test; ``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) hundreds.
+``make test`` runs a few dozen examples per test; ``make test SUITE=fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) hundreds.
 """
 
 from __future__ import annotations

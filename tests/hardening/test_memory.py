@@ -1,7 +1,7 @@
 """Memory stays bounded by settings: small uploads that decode to the pixel limit, all at once.
 
 The server runs in its own process, so its peak resident memory (VmHWM in /proc) is its own.
-``make test`` sends 64 uploads at once; ``make fuzz`` (HYPOTHESIS_PROFILE=fuzz) three rounds of 128.
+``make test`` sends 64 uploads at once; ``make test SUITE=fuzz`` (HYPOTHESIS_PROFILE=fuzz) three rounds of 128.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def test_stopped_worker_503s_carry_the_request_id(astronaut_bytes: bytes) -> Non
     assert "worker" in refused.json()["detail"]
 
 
-@pytest.mark.parametrize("option", ["--schedule cosin", "--optimizer adamw", "--arch resnet", "--head avg"])
+@pytest.mark.parametrize("option", ["--schedule cosin", "--optimizer adamw", "--class_weights inverse", "--head avg"])
 def test_training_options_refuse_misspelt_values(option: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse_args(option.split())

@@ -39,7 +39,7 @@ def test_video_job_is_cancelled_and_logged_499_when_its_client_leaves(
 ) -> None:
     caplog.set_level(logging.INFO, logger="fer.access")
     clip = astronaut_clip(40)
-    with serve_in_thread(max_video_jobs=1, refine_passes=0) as (base_url, app):
+    with serve_in_thread(max_video_jobs=1) as (base_url, app):
         port = int(base_url.rsplit(":", 1)[1])
         gate = gates.close("inference")  # the first frame's faces wait here
         with socket.create_connection(("127.0.0.1", port)) as sock:

@@ -15,15 +15,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.app import create_app, load_model
-from service.blazeface import BlazeFaceDetector
-from service.detection import Box, DetectorConfig, FaceDetector
-from service.detectors import load_blazeface
+from service.app import create_app
+from service.faces.blazeface import BlazeFaceDetector
+from service.faces.detector import Box
+from service.faces.haar import HaarConfig, HaarDetector
+from service.faces.loading import load_blazeface
 from service.inference import EmotionRecognizer
+from service.loading import load_model
 from service.model_store import resolve_model_dir
 from service.settings import Settings
-from service.testing import serve_in_thread
-from service.video.synthetic import Layout, write_planted_clip
+from tests.support.live_server import serve_in_thread
+from tests.support.synthetic import Layout, write_planted_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_STORE = REPO_ROOT / "model_store"
@@ -92,8 +94,8 @@ def recognizer(make_settings: MakeSettings) -> EmotionRecognizer:
 
 
 @pytest.fixture(scope="session")
-def detector() -> FaceDetector:
-    return FaceDetector(DetectorConfig())
+def detector() -> HaarDetector:
+    return HaarDetector(HaarConfig())
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +119,7 @@ def fer_test_faces() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def multi_face_image(fer_test_faces: list[Path], detector: FaceDetector) -> tuple[bytes, list[Box]]:
+def multi_face_image(fer_test_faces: list[Path], detector: HaarDetector) -> tuple[bytes, list[Box]]:
     """PNG of 3 FER faces upscaled to 160 px on a gray canvas, and the true box of each face.
 
     Not every FER face is found by the Haar cascade once upscaled, so the first faces that are

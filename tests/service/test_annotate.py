@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from service.annotate import LANDMARK_COLOR, annotate, encode_jpeg
-from service.detection import Box, Landmark
+from service.faces.detector import Box, Landmark
 from service.inference import FacePrediction
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import DetectOptions, EmotionRecognizer
 from service.model_store import load_model_card
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input

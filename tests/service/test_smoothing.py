@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import FacePrediction
 from service.smoothing import FaceSmoother
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,11 @@ def test_mixed_precision_defaults_to_the_host_and_can_be_overridden() -> None:
     assert TrainConfig().mixed_precision is bf16_is_faster()
     assert parse_args(["--mixed_precision", "true"]).mixed_precision is True
     assert parse_args(["--mixed_precision", "false"]).mixed_precision is False
+
+
+def test_a_config_saved_before_options_were_retired_loads_at_their_neutral_value() -> None:
+    """The committed checkpoint of fer_cnn_m3 and 1.2.0's card record ``arch`` and ``extra_train``."""
+    saved = {**asdict(TrainConfig(name="old")), "arch": "vgg", "extra_train": ""}
+    assert TrainConfig.from_dict(saved).name == "old"
+    with pytest.raises(ValueError, match="arch='separable': a retired option"):
+        TrainConfig.from_dict({**saved, "arch": "separable"})

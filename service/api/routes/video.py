@@ -19,7 +19,7 @@ from service.api.deps import AnalyzerDep, SettingsDep, VideoJobsDep
 from service.inference import DetectOptions
 from service.schemas import ErrorResponse, ModelRef
 from service.settings import JPEG_MAX_SIDE, DetectorName, Settings
-from service.video.pipeline import analyse_video
+from service.video.pipeline import analyse_video, run_while_connected
 from service.video.reader import VideoLimits, VideoReader, check_upload, video_pixel_limit
 from service.video.schemas import VideoResponse
 from service.video.timeline import VideoTimeline
@@ -75,7 +75,8 @@ async def predict_video(
     if file.size is not None and file.size > settings.max_video_bytes:
         raise HTTPException(413, f"video is larger than the {settings.max_video_bytes} bytes allowed")
     # Cancelled if the client leaves: a video can keep the cores busy for minutes.
-    timeline = await jobs.run(partial(_analyse_upload, file, analyzer, settings, options, every), request.receive)
+    work = partial(_analyse_upload, file, analyzer, settings, options, every)
+    timeline = await run_while_connected(jobs, work, request.receive)
     # A long video has tens of thousands of rows: serialise them in a worker thread, not on the event loop.
     if prefers_csv(accept):
         return Response(await asyncio.to_thread(timeline.to_csv), media_type="text/csv")

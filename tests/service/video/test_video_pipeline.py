@@ -12,7 +12,7 @@ from service.analysis import ImageAnalyzer
 from service.batching import QueueFullError
 from service.inference import EmotionRecognizer
 from service.settings import Settings
-from service.video.pipeline import FRAMES_IN_FLIGHT, VideoJobs, analyse_video, standalone_analyzer
+from service.video.pipeline import FRAMES_IN_FLIGHT, analyse_video, standalone_analyzer, video_jobs_limit
 from service.video.reader import SampledFrame, VideoError, VideoReader
 from service.video.timeline import TimelineRow, VideoTimeline
 
@@ -64,11 +64,11 @@ def test_analyse_video_keeps_at_most_frames_in_flight_images_in_the_pipeline(rec
 
     async def test(analyzer: ImageAnalyzer) -> None:
         def on_frame(frame: SampledFrame, rows: list[TimelineRow]) -> None:
-            seen.append(analyzer.in_flight.count)
+            seen.append(analyzer.in_flight.running)
 
         with VideoReader(planted_clip.path) as reader:
             await analyse_video(reader, analyzer, on_frame=on_frame)
-        assert analyzer.in_flight.count == 0
+        assert analyzer.in_flight.running == 0
 
     run_with_analyzer(recognizer, test)
     assert len(seen) == 24 and max(seen) <= FRAMES_IN_FLIGHT
@@ -76,16 +76,18 @@ def test_analyse_video_keeps_at_most_frames_in_flight_images_in_the_pipeline(rec
 
 def test_analyse_video_refuses_when_images_fill_the_pipeline(recognizer, planted_clip) -> None:
     async def test(analyzer: ImageAnalyzer) -> None:
-        analyzer.in_flight.count = analyzer.in_flight.limit  # as if /predict requests held every slot
+        held = [analyzer.in_flight.acquire() for _ in range(analyzer.in_flight.capacity)]  # as if /predict held all
         with VideoReader(planted_clip.path) as reader, pytest.raises(QueueFullError):
             await analyse_video(reader, analyzer)
-        assert analyzer.in_flight.count == analyzer.in_flight.limit  # nothing leaked
+        assert analyzer.in_flight.running == analyzer.in_flight.capacity  # nothing leaked
+        for slot in held:
+            slot.drop()
 
     run_with_analyzer(recognizer, test)
 
 
 def test_analyse_video_refuses_a_truncated_video_unless_allowed(recognizer, planted_clip, tmp_path: Path) -> None:
-    from service.video.writer import write_video
+    from tests.support.synthetic import write_video
 
     with VideoReader(planted_clip.path) as reader:
         frames = [frame.bgr for frame in reader.frames()]
@@ -100,7 +102,7 @@ def test_analyse_video_refuses_a_truncated_video_unless_allowed(recognizer, plan
 
 
 def test_video_jobs_refuses_one_more_than_the_limit() -> None:
-    jobs = VideoJobs(limit=1)
+    jobs = video_jobs_limit(1)
     with jobs.slot():
         with pytest.raises(QueueFullError, match="1 videos are already being analysed"), jobs.slot():
             pass

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import FacePrediction
 from service.video.plot import COLORS, INSTALL_HINT, timeline_figure
 from service.video.reader import VideoInfo

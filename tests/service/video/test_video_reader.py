@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from service.video.reader import VideoError, VideoLimits, VideoReader, check_upload
-from service.video.writer import write_video
+from tests.support.synthetic import write_video
 
 
 def numbered_frames(count: int) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.inference import FacePrediction
 from service.video.reader import VideoInfo
 from service.video.timeline import TimelineRow, VideoTimeline

@@ -70,8 +70,7 @@ def test_predict_image_answers_503_with_retry_after_when_the_queue_is_full(
     live_server, make_settings, astronaut_path: Path, block_inference
 ) -> None:
     files = {"file": ("a.png", astronaut_path.read_bytes())}
-    # No crop refiner: its ONNX run, in the pipeline thread, would be the one blocked instead of the classifier's.
-    settings = make_settings(max_queue=1, max_wait_ms=0, refine_passes=0)
+    settings = make_settings(max_queue=1, max_wait_ms=0)
     with live_server(settings) as (base_url, app), ThreadPoolExecutor(2) as pool:
         entered, release = block_inference()
         first = pool.submit(httpx.post, f"{base_url}/predict", files=files, timeout=60)

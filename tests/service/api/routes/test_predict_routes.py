@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
-from service.detection import Box
+from service.faces.detector import Box
 from service.model_store import load_model_card
 from service.preprocessing import PreprocessConfig, preprocess_face, to_model_input
 

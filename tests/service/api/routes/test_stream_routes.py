@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.detection import Box
+from service.faces.detector import Box
 
 
 def test_stream_frames_replies_to_a_frame_with_its_faces(client: TestClient, astronaut_path: Path) -> None:

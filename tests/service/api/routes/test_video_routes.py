@@ -86,7 +86,7 @@ def test_predict_video_keeps_at_most_max_video_faces_per_frame(make_client, plan
 
 def truncated_avi(planted_clip, folder: Path) -> bytes:
     from service.video.reader import VideoReader
-    from service.video.writer import write_video
+    from tests.support.synthetic import write_video
 
     with VideoReader(planted_clip.path) as reader:
         avi = write_video(folder / "clip.avi", [frame.bgr for frame in reader.frames()], fps=10).read_bytes()
