@@ -9,7 +9,7 @@ A plan is a TOML file (``training/gpu/plan.toml`` is the default)::
 
 ``args`` are training.train's; paths in them are relative to the repository root, as here. A later
 run starts from an earlier one with ``--init_weights runs/<earlier>/last.weights.h5``; any other file
-an argument names (a teacher's probabilities, extra images) is carried to the device by
+an argument names (a teacher's probabilities) is carried to the device by
 training.gpu.prepare. The runner itself names the data, the run and checkpoint folders.
 """
 
@@ -25,7 +25,7 @@ from training.config import parse_args
 DEFAULT_PLAN = Path(__file__).with_name("plan.toml")
 CHECKPOINTS = "checkpoints"  # the runner's --checkpoint_dir, relative to its work folder
 RUNNER_ARGS = ("--name", "--data", "--runs_dir", "--checkpoint_dir")
-FILE_ARGS = ("--init_weights", "--teacher", "--extra_train")
+FILE_ARGS = ("--init_weights", "--teacher")
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # a run's name becomes folder and tar member names (USTAR: 100)
 
 

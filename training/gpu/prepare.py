@@ -88,7 +88,7 @@ def carry_files(files: list[str], out: Path) -> None:
     shutil.rmtree(out / "files", ignore_errors=True)
     for name in files:
         if not Path(name).is_file():
-            raise SystemExit(f"{name}: the plan reads it and it is not here (the student's teacher: make teach)")
+            raise SystemExit(f"{name}: the plan reads it and it is not here (a teacher: python -m training.teach)")
         target = out / "files" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(name, target)
