@@ -139,6 +139,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def training_device() -> str:
+    """What ran the epochs, for progress.csv's host column: the GPU's name when JAX trains on one
+    ("NVIDIA H200"), else the CPU's model."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            return str(device.device_kind)
+    return cpu_model()
+
+
 def resumable_state(cfg: TrainConfig, resume: bool) -> dict | None:
     """The saved state to continue from, or None for a new run (which must not overwrite one)."""
     found = (cfg.checkpoint_path / STATE_FILE).is_file()
@@ -215,7 +227,7 @@ class Checkpointing(keras.callbacks.Callback):
         rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         row = {key: f"{logs[key]:.6f}" for key in PROGRESS_FIELDS[1:5] if key in logs}
         row |= {"epoch": epoch, "learning_rate": f"{float(rate):.3e}", "seconds": round(seconds, 1)}
-        row["host"] = cpu_model()
+        row["host"] = training_device()
         new = not path.is_file()
         with path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, PROGRESS_FIELDS)

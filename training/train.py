@@ -12,6 +12,7 @@ here or on another machine:
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 
 from service.preprocessing import PreprocessConfig, to_model_input
-from training.callbacks import PerClassValidation, plot_curves
+from training.callbacks import PerClassValidation, plot_curves, tensorflow_backend
 from training.checkpoint import (
     CHECKPOINT_FILE,
     PROGRESS_FILE,
@@ -110,9 +111,10 @@ def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> tu
         keras.callbacks.ModelCheckpoint(str(run / "last.weights.h5"), save_weights_only=True),
         early,
         PerClassValidation(classifier, x_val, y_val, run / "tb", grad_batch if cfg.histograms else None),
-        keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
     ]
+    if tensorflow_backend():  # TensorBoard writes through tf.summary
+        callbacks.append(keras.callbacks.TensorBoard(str(run / "tb"), histogram_freq=1 if cfg.histograms else 0))
     stateful: dict = {"early_stopping": early, "best": best}
     if cfg.schedule == "plateau":
         plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3)
@@ -130,9 +132,10 @@ def start_weights(model: keras.Model, cfg: TrainConfig) -> None:
         model.load_weights(source)
 
 
-def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -> keras.Model:
+def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, extra_callbacks=()) -> keras.Model:
     """Fit the model described by ``cfg``, or continue it from its checkpoint (``resume``);
-    returns the classifier with the best weights loaded."""
+    returns the classifier with the best weights loaded. ``extra_callbacks`` join Keras' list
+    (a leased machine's deadline: training.gpu)."""
     keras.utils.set_random_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
     state = resumable_state(cfg, resume)
@@ -148,7 +151,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False) -
     sample_weight = np.array([weights[c] for c in yt], np.float32) if weights else np.ones(len(yt), np.float32)
     batches = EpochBatches((xt, yt1, sample_weight), cfg.batch_size, cfg.seed)
     callbacks, stateful = make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)]))
-    callbacks.append(Checkpointing(cfg.checkpoint_path, asdict(cfg), batches, stateful, state))
+    callbacks += [Checkpointing(cfg.checkpoint_path, asdict(cfg), batches, stateful, state), *extra_callbacks]
     start_epoch = state["epoch"] if state else 0
     model.fit(
         batches,
@@ -182,14 +185,15 @@ def finish_run(cfg: TrainConfig) -> None:
 
 
 def host_facts(seconds: float) -> dict:
-    """Wall time and hardware of a run, for the model card."""
-    import tensorflow as tf
-
+    """Wall time and hardware of a run, for the model card: the backend by name, with its version
+    under that name ("tensorflow": "2.21.0", or "jax": "0.11.2" on a GPU machine)."""
+    backend = keras.backend.backend()
     return {
         "wall_time_s": round(seconds),
         "cpu_count": os.cpu_count(),
         "machine": cpu_model(),
-        "tensorflow": tf.__version__,
+        "backend": backend,
+        backend: importlib.import_module(backend).__version__,
         "keras": keras.__version__,
     }
 
