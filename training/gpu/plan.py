@@ -4,8 +4,8 @@ A plan is a TOML file (``training/gpu/plan.toml`` is the default)::
 
     budget_s = 510
     [[runs]]
-    name = "fer_cnn_m4"
-    args = ["--seed", "3", "--mixed_precision", "true"]
+    name = "fer_cnn_r1"
+    args = ["--residual", "true", "--seed", "3", "--mixed_precision", "true"]
 
 ``args`` are training.train's; paths in them are relative to the repository root, as here. A later
 run starts from an earlier one with ``--init_weights runs/<earlier>/last.weights.h5``; any other file
