@@ -115,7 +115,7 @@ MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0
 ensemble: MODEL_NAME = fer_ensemble
 ensemble: MODEL_VERSION = 1.0.0
 ensemble: prepare ## MEMBERS=a,b averaged in one ONNX graph -> model_store/fer_ensemble/1.0.0
-	$(PY) -m training.ensemble --members $(MEMBERS) --name $(MODEL_NAME) --version $(MODEL_VERSION)
+	$(PY) -m training.ensemble --members $(MEMBERS) --name $(MODEL_NAME) --version $(MODEL_VERSION) $(ARGS)
 
 export: RUN = fer_cnn_v1_ft2
 export: prepare ## runs/RUN -> ONNX with a parity check -> model_store/MODEL_NAME/MODEL_VERSION (stage 3 -> 1.2.0)

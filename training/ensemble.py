@@ -105,6 +105,41 @@ def build(model_dirs: list[Path], out_dir: Path, name: str, version: str, data: 
     return card
 
 
+def forward_selection(
+    probs: dict[str, np.ndarray], labels: np.ndarray, cost: dict[str, float]
+) -> tuple[list[str], list[dict]]:
+    """Greedy forward selection on one split: start from the most accurate candidate, add the one
+    that raises the mean's accuracy most, stop when none raises it; ties go to the cheaper
+    (``cost``, e.g. MFLOP per face). Returns the chosen names and each step's accuracy."""
+
+    def accuracy(names: list[str]) -> float:
+        mean = np.mean([probs[name] for name in names], axis=0)
+        return float((mean.argmax(1) == labels).mean())
+
+    def best(options: list[list[str]]) -> tuple[float, list[str]]:
+        return max(((accuracy(names), names) for names in options), key=lambda s: (s[0], -sum(cost[n] for n in s[1])))
+
+    score, chosen = best([[name] for name in probs])
+    steps = [{"members": chosen, "accuracy": score}]
+    while rest := [name for name in probs if name not in chosen]:
+        next_score, extended = best([[*chosen, name] for name in rest])
+        steps.append({"members": extended, "accuracy": next_score})
+        if next_score <= score:
+            break
+        score, chosen = next_score, extended
+    return chosen, steps
+
+
+def select_members(model_dirs: list[Path], data: str) -> tuple[list[Path], list[dict]]:
+    """The rule's forward selection of exported models on PublicTest (their flip TTA included)."""
+    faces, labels = load_raw_split(data, "PublicTest")
+    by_name = {str(d): d for d in model_dirs}
+    probs = {name: OnnxClassifier(d).predict_proba(faces) for name, d in by_name.items()}
+    cost = {name: count_macs(d / "model.onnx")["total"] for name, d in by_name.items()}
+    chosen, steps = forward_selection(probs, labels, cost)
+    return [by_name[name] for name in chosen], steps
+
+
 def _file_record(path: Path) -> dict:
     return {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
 
@@ -128,13 +163,18 @@ def _member(card: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", required=True, help="comma-separated exported model folders")
+    parser.add_argument("--select", action="store_true", help="keep the members forward selection picks on PublicTest")
     parser.add_argument("--name", default="fer_ensemble")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--store", type=Path, default=Path("model_store"))
     parser.add_argument("--data", default="data/processed/fer2013.npz")
     args = parser.parse_args()
     out = args.store / args.name / args.version
-    card = build([Path(m) for m in args.members.split(",")], out, args.name, args.version, args.data)
+    members = [Path(m) for m in args.members.split(",")]
+    if args.select:
+        members, steps = select_members(members, args.data)
+        print(json.dumps(steps, indent=2))
+    card = build(members, out, args.name, args.version, args.data)
     print(json.dumps({k: card[k] for k in ("architecture", "members", "export")}, indent=2))
 
 

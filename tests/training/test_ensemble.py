@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.ensemble import build
+from training.ensemble import build, forward_selection
 from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
 
@@ -54,3 +54,24 @@ def test_build_refuses_members_with_another_preprocessing(prepared_sample: Path,
     (other / "model.json").write_text(json.dumps(card))
     with pytest.raises(ValueError, match="preprocessing"):
         build([MEMBERS[0], other], tmp_path / "out", "fer_ensemble", "1.0.0", str(prepared_sample))
+
+
+def votes(labels: np.ndarray, right: np.ndarray, sure_wrong: float) -> np.ndarray:
+    """Probabilities 0.9 on the true label where ``right``, else ``sure_wrong`` on the next label."""
+    predicted = np.where(right, labels, (labels + 1) % 7)
+    sure = np.where(right, 0.9, sure_wrong)[:, None]
+    return np.eye(7)[predicted] * sure + (1 - sure) / 7
+
+
+def test_forward_selection_adds_members_only_while_the_mean_gains() -> None:
+    labels, face = np.arange(10) % 7, np.arange(10)
+    probs = {
+        "strong": votes(labels, face < 8, sure_wrong=0.6),  # 80 %
+        "other": votes(labels, face >= 2, sure_wrong=0.6),  # 80 %, right where strong is wrong
+        "weak": votes(labels, face < 5, sure_wrong=0.95),  # 50 %, and sure of its mistakes
+    }
+    chosen, steps = forward_selection(probs, labels, {"strong": 2.0, "other": 1.0, "weak": 1.0})
+    assert steps[0] == {"members": ["other"], "accuracy": 0.8}  # tied with strong: the cheaper one
+    assert steps[1] == {"members": ["other", "strong"], "accuracy": 1.0}  # other + weak: 0.5
+    assert steps[2] == {"members": ["other", "strong", "weak"], "accuracy": 0.8}  # tried, refused
+    assert chosen == ["other", "strong"]
