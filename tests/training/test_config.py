@@ -37,7 +37,7 @@ def test_mixed_precision_defaults_to_the_host_and_can_be_overridden() -> None:
 
 
 def test_a_config_saved_before_options_were_retired_loads_at_their_neutral_value() -> None:
-    """The committed checkpoint of fer_cnn_m3 and 1.2.0's card record ``arch`` and ``extra_train``."""
+    """1.2.0's card and the checkpoints of runs begun before the retirement record ``arch`` and ``extra_train``."""
     saved = {**asdict(TrainConfig(name="old")), "arch": "vgg", "extra_train": ""}
     assert TrainConfig.from_dict(saved).name == "old"
     with pytest.raises(ValueError, match="arch='separable': a retired option"):
