@@ -35,8 +35,14 @@ class OnnxClassifier:
 
     def predict_proba(self, raw_faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Probabilities for raw uint8 face crops (N, H, W)."""
-        faces = np.stack([preprocess_face(face, self.pre) for face in raw_faces])
-        x = to_model_input(faces, self.pre)
+        return self.predict_input(self.model_input(raw_faces), batch_size)
+
+    def model_input(self, raw_faces: np.ndarray) -> np.ndarray:
+        """Raw uint8 face crops (N, H, W) through the shared preprocessing: the graph's input."""
+        return to_model_input(np.stack([preprocess_face(face, self.pre) for face in raw_faces]), self.pre)
+
+    def predict_input(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Probabilities for an already preprocessed batch."""
         starts = range(0, len(x), batch_size)
         chunks = [self.session.run(None, {self.input_name: x[i : i + batch_size]})[0] for i in starts]
         return np.concatenate(chunks)

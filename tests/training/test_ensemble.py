@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.ensemble import build, forward_selection
+from training.ensemble import build, choose_shift, forward_selection, views_mean
+from training.shift_views import shifted_views
 from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
 
@@ -75,3 +76,54 @@ def test_forward_selection_adds_members_only_while_the_mean_gains() -> None:
     assert steps[1] == {"members": ["other", "strong"], "accuracy": 1.0}  # other + weak: 0.5
     assert steps[2] == {"members": ["other", "strong", "weak"], "accuracy": 0.8}  # tried, refused
     assert chosen == ["other", "strong"]
+
+
+def test_shifted_views_move_the_face_and_repeat_its_edges() -> None:
+    face = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)
+    centre, up, down, left, right = shifted_views(face, 2)
+    np.testing.assert_array_equal(centre, face)
+    np.testing.assert_array_equal(down[0, 2:, :, 0], face[0, :4, :, 0])  # row y shows row y - 2
+    np.testing.assert_array_equal(down[0, :2, :, 0], face[0, [0, 0], :, 0])  # the top row, repeated
+    np.testing.assert_array_equal(up[0, :4, :, 0], face[0, 2:, :, 0])
+    np.testing.assert_array_equal(right[0, :, 2:, 0], face[0, :, :4, 0])
+    np.testing.assert_array_equal(left[0, :, :4, 0], face[0, :, 2:, 0])
+    (only,) = shifted_views(face, 0)
+    np.testing.assert_array_equal(only, face)
+
+
+def test_build_with_shifts_averages_the_views_in_the_graph(prepared_sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fer_ensemble" / "1.0.0"
+    card = build(MEMBERS, out, "fer_ensemble", "1.0.0", str(prepared_sample), shift=2)
+    faces, _labels = load_raw_split(str(prepared_sample), "PrivateTest")
+    members = [OnnxClassifier(d) for d in MEMBERS]
+    merged = OnnxClassifier(out).predict_proba(faces)
+    np.testing.assert_allclose(merged, views_mean(members, faces, 2), atol=1e-5)
+    assert not np.allclose(merged, views_mean(members, faces, 0), atol=1e-3)  # the views change the answer
+    assert card["test_time_views"] == {"flip": "each member's own", "shift_px": 2, "shifted_views": 5}
+    member_mflop = sum(2 * count_macs(d / "model.onnx")["total"] / 1e6 for d in MEMBERS)
+    assert card["architecture"]["mflop_per_face"] == pytest.approx(5 * member_mflop, rel=1e-3)
+
+
+class ShiftBlindMember:
+    """A member whose answer ignores the face: every shift scores the same."""
+
+    def model_input(self, raw_faces: np.ndarray) -> np.ndarray:
+        return np.zeros((len(raw_faces), 48, 48, 1), np.float32)
+
+    def predict_input(self, x: np.ndarray) -> np.ndarray:
+        return np.tile(np.eye(7)[3], (len(x), 1))
+
+
+def test_choose_shift_takes_the_earlier_candidate_on_a_tie(prepared_sample: Path) -> None:
+    blind = [ShiftBlindMember()]
+    assert choose_shift(blind, str(prepared_sample), [0, 2])[0] == 0  # type: ignore[arg-type]
+    shift, scores = choose_shift(blind, str(prepared_sample), [3, 2])  # type: ignore[arg-type]
+    assert shift == 3 and scores[3] == scores[2] > 0
+
+
+def test_choose_shift_scores_each_candidate_on_publictest(prepared_sample: Path) -> None:
+    members = [OnnxClassifier(MEMBERS[0])]
+    faces, labels = load_raw_split(str(prepared_sample), "PublicTest")
+    shift, scores = choose_shift(members, str(prepared_sample), [0, 2])
+    assert scores[2] == pytest.approx(float((views_mean(members, faces, 2).argmax(1) == labels).mean()))
+    assert shift == (2 if scores[2] > scores[0] else 0)
