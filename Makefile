@@ -78,9 +78,15 @@ eda: prepare ## exploratory plots into results/eda/
 notebooks: prepare ## run notebooks/ on the full dataset, outputs in place (~5 min; the tests run them on the sample)
 	$(PY) -m training.notebooks notebooks/01_EDA.ipynb notebooks/02_Training.ipynb
 
+# Ensemble member 3's partner crops (training.pairing): the service's detector crops of every Training face,
+# planted in scenes (seeded, so made again identically). make train makes them first when ARGS names the file.
+DETECTOR_CROPS := data/processed/detector_crops.npz
+$(DETECTOR_CROPS): data/processed/fer2013.npz
+	$(PY) -m training.detector_crops --out $@
+
 # RUN names the run (runs/<RUN>/, $(CHECKPOINTS)/<RUN>/); ARGS adds training.config flags ("--seed 2 ...").
 train: RUN = fer_cnn_v1
-train: prepare ## stage 1 of the served model, 32 epochs [RUN=fer_cnn_v1] [ARGS="--seed 2 ..."]
+train: prepare $(filter $(DETECTOR_CROPS),$(ARGS)) ## stage 1 of the served model, 32 epochs [RUN=fer_cnn_v1] [ARGS="--seed 2 ..."]
 	$(TRAIN) --name $(RUN) $(ARGS)
 
 # INIT: the starting weights, a .weights.h5 file or a committed checkpoint folder ($(CHECKPOINTS)/<run>).

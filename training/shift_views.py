@@ -39,16 +39,24 @@ def view_nodes(
     before = [helper.make_node("Pad", [input_name, "views_pads"], ["views_padded"], mode="edge")]
     for index, (dy, dx) in enumerate(views):
         top, left = shift - dy, shift - dx
-        consts += [_int64(f"views_start{index}", [top, left]), _int64(f"views_end{index}", [top + height, left + width])]
+        consts += [
+            _int64(f"views_start{index}", [top, left]),
+            _int64(f"views_end{index}", [top + height, left + width]),
+        ]
         slice_inputs = ["views_padded", f"views_start{index}", f"views_end{index}", "views_axes"]
         before.append(helper.make_node("Slice", slice_inputs, [f"views_{index}"]))
     before.append(helper.make_node("Concat", [f"views_{i}" for i in range(len(views))], ["views_batch"], axis=0))
     consts.append(_int64("views_shape", [len(views), -1, classes]))
     after = [helper.make_node("Reshape", ["views_probs", "views_shape"], ["views_stacked"])]
     for index in range(len(views)):
-        consts.append(helper.make_tensor(f"views_index{index}", TensorProto.INT64, [], [index]))  # a scalar: drops the axis
-        after.append(helper.make_node("Gather", ["views_stacked", f"views_index{index}"], [f"views_probs{index}"], axis=0))
-    after.append(helper.make_node("Mean", [f"views_probs{i}" for i in range(len(views))], [output_name], name="views_mean"))
+        # A scalar index: Gather drops the axis.
+        consts.append(helper.make_tensor(f"views_index{index}", TensorProto.INT64, [], [index]))
+        after.append(
+            helper.make_node("Gather", ["views_stacked", f"views_index{index}"], [f"views_probs{index}"], axis=0)
+        )
+    after.append(
+        helper.make_node("Mean", [f"views_probs{i}" for i in range(len(views))], [output_name], name="views_mean")
+    )
     return before, after, consts, "views_batch", "views_probs"
 
 

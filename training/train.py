@@ -41,6 +41,7 @@ from training.config import TrainConfig, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
 from training.labels import LABELS
 from training.model import build_model, build_training_model
+from training.pairing import PairedBatches, Partners, build_paired_model, load_partners, paired_loss_and_metrics
 from training.prepare import load_prepared
 
 
@@ -75,13 +76,14 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     raise ValueError(f"unknown optimizer {cfg.optimizer!r} (use 'adam' or 'sgd')")
 
 
-def load_arrays(cfg: TrainConfig):
+def load_arrays(cfg: TrainConfig) -> tuple[list[np.ndarray], Partners | None]:
     """Training and PublicTest arrays as model inputs and targets: one-hot, or with a teacher
-    ``[one-hot | tempered teacher probabilities]`` (see training.distill)."""
+    ``[one-hot | tempered teacher probabilities]`` (see training.distill); and, for a paired run, the
+    detector crops of the Training faces used (training.pairing)."""
     splits, meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(meta["preprocessing"])
     rng = np.random.default_rng(cfg.seed)  # splits are sorted by class: subsample at random
-    arrays = []
+    arrays, partners = [], None
     for split, limit in (("Training", cfg.limit_train), ("PublicTest", cfg.limit_val)):
         x, y = splits[split]
         keep = np.sort(rng.permutation(len(y))[:limit]) if limit else np.arange(len(y))
@@ -89,11 +91,17 @@ def load_arrays(cfg: TrainConfig):
         if cfg.teacher:
             targets = kd_targets(targets, load_teacher(cfg.teacher, split)[keep], cfg.kd_temperature)
         arrays += [to_model_input(x[keep], pre), y[keep], targets]
-    return arrays
+        if split == "Training" and cfg.paired_crops:
+            partners = load_partners(cfg.paired_crops, y, keep, pre)
+    return arrays, partners
 
 
 def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:
-    """Cross-entropy on the labels, or the distillation loss when a teacher is given."""
+    """Cross-entropy on the labels, the distillation loss when a teacher is given, or the pair loss."""
+    if cfg.consistency and not cfg.paired_crops:
+        raise ValueError("--consistency weighs the crops of --paired_crops: give that file too")
+    if cfg.paired_crops:
+        return paired_loss_and_metrics(cfg)
     if cfg.teacher:
         return DistillationLoss(cfg.kd_temperature, cfg.kd_alpha, cfg.label_smoothing), [accuracy_metric()]
     return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing), ["accuracy"]
@@ -140,7 +148,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
     state = resumable_state(cfg, resume)
     cfg.save(cfg.run_dir / "config.json")
-    xt, yt, yt1, xv, yv, yv1 = load_arrays(cfg)
+    (xt, yt, yt1, xv, yv, yv1), partners = load_arrays(cfg)
     classifier, model = compiled_models(cfg, math.ceil(len(xt) / cfg.batch_size))
     if state:
         restore_checkpoint(model, cfg.checkpoint_path / CHECKPOINT_FILE)
@@ -149,7 +157,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     weights = class_weight_dict(yt, cfg.class_weights)
     # Per-sample weights rather than class_weight: with a teacher the targets are not one-hot.
     sample_weight = np.array([weights[c] for c in yt], np.float32) if weights else np.ones(len(yt), np.float32)
-    batches = EpochBatches((xt, yt1, sample_weight), cfg.batch_size, cfg.seed)
+    batches, validation = fit_data(cfg, (xt, yt1, sample_weight), (xv, yv1), partners)
     callbacks, stateful = make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)]))
     callbacks += [Checkpointing(cfg.checkpoint_path, asdict(cfg), batches, stateful, state), *extra_callbacks]
     start_epoch = state["epoch"] if state else 0
@@ -157,7 +165,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
         batches,
         epochs=cfg.epochs,
         initial_epoch=start_epoch,
-        validation_data=(xv, yv1),
+        validation_data=validation,
         shuffle=False,  # EpochBatches shuffles by (seed, epoch); Keras would add Python's random state
         verbose=verbose,
         callbacks=callbacks,
@@ -166,10 +174,20 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     return load_classifier(cfg.run_dir)
 
 
+def fit_data(cfg: TrainConfig, training: tuple, validation: tuple, partners: Partners | None) -> tuple:
+    """The training batches and the validation data: of single faces, or of pairs (training.pairing),
+    where each PublicTest face is its own partner."""
+    if partners is None:
+        return EpochBatches(training, cfg.batch_size, cfg.seed), validation
+    faces, targets = validation
+    return PairedBatches(training, partners, cfg.batch_size, cfg.seed), ({"face": faces, "partner": faces}, targets)
+
+
 def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model, keras.Model]:
-    """The classifier, and the training model (augmentation + classifier) compiled for fitting."""
+    """The classifier, and the training model (augmentation + classifier, of pairs in a paired run)
+    compiled for fitting."""
     classifier = build_model(cfg)
-    model = build_training_model(classifier, cfg)
+    model = build_paired_model(classifier, cfg) if cfg.paired_crops else build_training_model(classifier, cfg)
     loss, metrics = loss_and_metrics(cfg)
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=metrics)
     return classifier, model

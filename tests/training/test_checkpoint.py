@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -95,6 +96,20 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     assert [row["epoch"] for row in rows] == ["0", "1"]
     straight_rows = read_progress(straight.checkpoint_path)
     assert [row["val_accuracy"] for row in rows] == [row["val_accuracy"] for row in straight_rows]
+
+
+def test_a_paired_run_resumed_draws_the_partners_and_ends_with_the_weights_of_an_uninterrupted_one(
+    prepared_sample, sample_crops, tmp_path, monkeypatch
+):
+    pairs = {"paired_crops": str(sample_crops), "consistency": 1.0}
+    straight = replace(sample_config(prepared_sample, tmp_path, "straight", "float32"), **pairs)
+    train(straight, verbose=0)
+    resumed = replace(sample_config(prepared_sample, tmp_path, "resumed", "float32"), **pairs)
+    interrupted_then_resumed(resumed, monkeypatch)
+    paired = stored_arrays(straight)
+    assert max_weight_gap(paired, stored_arrays(resumed)) < 1e-6
+    single = train_and_return(sample_config(prepared_sample, tmp_path, "single", "float32"))
+    assert max_weight_gap(paired, stored_arrays(single)) > 1e-3  # the pairs changed what was learnt
 
 
 def train_and_return(cfg: TrainConfig) -> TrainConfig:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from training.ensemble import build, choose_shift, forward_selection, views_mean
-from training.shift_views import shifted_views
 from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
+from training.shift_views import shifted_views
 
 MODEL_STORE = Path(__file__).resolve().parents[2] / "model_store" / "fer_cnn"
 MEMBERS = [MODEL_STORE / "1.1.0", MODEL_STORE / "1.1.0-int8"]

@@ -45,19 +45,23 @@ np.save(f"{run_dir}/jax_probs.npy", load_classifier(run_dir).predict(np.load(fac
 """
 
 
-@pytest.fixture(scope="module")
-def jax_run(prepared_sample, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("jax")
+def train_on_jax(root: Path, prepared_sample: Path, *extra_args: str) -> Path:
+    """One epoch of the sample on JAX in a subprocess without TensorFlow; the run's root folder."""
     np.save(root / "faces.npy", FACES)
     train_args = ["--name", "jax", "--data", str(prepared_sample), "--runs_dir", str(root / "runs")]
     train_args += ["--checkpoint_dir", str(root / "checkpoints"), "--widths", "8,16", "--dense_units", "16"]
     train_args += ["--epochs", "1", "--batch_size", "70", "--mixed_precision", "false"]
-    train_args += ["--rotation_deg", "0", "--zoom", "0", "--translate", "0"]
+    train_args += ["--rotation_deg", "0", "--zoom", "0", "--translate", "0", *extra_args]
     command = [sys.executable, "-c", WITHOUT_TENSORFLOW, str(root / "faces.npy"), str(root / "runs" / "jax")]
     env = os.environ | {"KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
     done = subprocess.run([*command, *train_args], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root
+
+
+@pytest.fixture(scope="module")
+def jax_run(prepared_sample, tmp_path_factory) -> Path:
+    return train_on_jax(tmp_path_factory.mktemp("jax"), prepared_sample)
 
 
 def test_a_jax_run_writes_its_checkpoint_and_records_its_backend(jax_run):
@@ -82,3 +86,12 @@ def test_jax_weights_predict_alike_on_tensorflow(jax_run):
     got = load_classifier(run).predict(FACES, verbose=0)
     assert np.abs(got - expected).max() < 1e-5
     assert np.abs(got - got.mean(axis=0)).max() > 1e-4  # faces told apart: not a constant output
+
+
+def test_a_paired_run_trains_on_jax_and_its_weights_predict_alike_on_tensorflow(
+    prepared_sample, sample_crops, tmp_path
+):
+    run = train_on_jax(tmp_path, prepared_sample, "--paired_crops", str(sample_crops), "--consistency", "1.0") / "runs"
+    assert json.loads((run / "jax" / "config.json").read_text())["paired_crops"] == str(sample_crops)
+    got = load_classifier(run / "jax").predict(FACES, verbose=0)
+    assert np.abs(got - np.load(run / "jax" / "jax_probs.npy")).max() < 1e-5
