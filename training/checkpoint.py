@@ -97,6 +97,15 @@ def load_weights_only(model: keras.Model, path: Path) -> None:
         _assign(model.weights, _stored(data, "weight_", len(model.weights)))
 
 
+def start_weights(model: keras.Model, cfg: TrainConfig) -> None:
+    """A later stage's starting weights: a .weights.h5 file, or an earlier run's checkpoint folder."""
+    source = Path(cfg.init_weights)
+    if source.is_dir():
+        load_weights_only(model, source / CHECKPOINT_FILE)
+    else:
+        model.load_weights(source)
+
+
 def restore_checkpoint(model: keras.Model, path: Path) -> None:
     """Everything ``save_checkpoint`` wrote, into a compiled model (its optimizer is built here)."""
     model.optimizer.build(model.trainable_variables)

@@ -62,6 +62,9 @@ class TrainConfig:
     teacher: str = ""  # .npz of a teacher's (or an ensemble's) probabilities for Training and PublicTest
     kd_temperature: float = 4.0  # softens both distributions, so the teacher's "dark knowledge" counts
     kd_alpha: float = 0.7  # weight of the soft loss (scaled by T^2); 1 - alpha goes to the hard labels
+    # Train on the teacher's cached augmented views (training.views, made by training.teach --views K) and its
+    # outputs on each, instead of augmenting clean faces: the run then adds only its flip (False: as before).
+    teacher_views: bool = False
     # Paired training, member 3 (training.pairing): each Training face with one of its detector crops.
     paired_crops: str = ""  # .npz of training.detector_crops (empty: single faces, as every earlier run)
     consistency: float = 0.0  # weight of KL(face's probabilities || its crop's), the face's side held fixed

@@ -5,9 +5,11 @@
 where ``p_T`` is ``softmax(log p / T)`` (Hinton et al., 2015; the T^2 keeps the soft gradients
 on the scale of the hard ones). The teacher's probabilities come from ``training.teach``,
 computed once and cached: on two CPU cores a teacher forward pass every step would cost more
-than the student's own training. They are computed on the un-augmented faces (with the
-teacher's flip TTA, so a mirrored face has the same target); the student sees augmented
-faces, which barely changes what the teacher would say for the mild geometric augmentation used.
+than the student's own training. By default they are computed on the un-augmented faces (with
+the teacher's flip TTA, so a mirrored face has the same target) while the student sees augmented
+faces, whose targets then are not the teacher's answer for what the student sees; ``training.teach
+--views K`` also caches them on K augmented views of each face, on which a run with
+``--teacher_views true`` trains instead (training.views).
 
 The targets travel to Keras as one array, ``[one-hot labels | tempered teacher probabilities]``.
 """

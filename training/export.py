@@ -87,11 +87,13 @@ def architecture(cfg: TrainConfig, parameters: int, onnx_path: Path) -> dict:
 
 
 def teacher_record(cfg: TrainConfig) -> dict | None:
-    """For a distilled student: the teacher (members and PublicTest accuracy) and the distillation settings."""
+    """For a distilled student: the teacher (members, PublicTest accuracy, how its views were made if it
+    has them) and the distillation settings, "targets" saying whether the student trained on the views."""
     if not cfg.teacher:
         return None
     described = json.loads(Path(cfg.teacher).with_suffix(".json").read_text())
-    return {**described, "temperature": cfg.kd_temperature, "alpha": cfg.kd_alpha, "targets": "cached"}
+    targets = "cached on its views" if cfg.teacher_views else "cached"
+    return {**described, "temperature": cfg.kd_temperature, "alpha": cfg.kd_alpha, "targets": targets}
 
 
 def build_metadata(run_dir: Path, name: str, version: str, onnx_path: Path, extra: dict, parameters: int) -> dict:

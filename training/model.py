@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 from keras import layers
 
@@ -101,7 +103,12 @@ class RandomErasing(layers.Layer):
 
 
 def build_training_model(classifier: keras.Model, cfg: TrainConfig) -> keras.Model:
-    """Augmentation followed by the classifier; only the classifier is exported."""
+    """Augmentation followed by the classifier; only the classifier is exported. A run on the teacher's
+    cached views (``cfg.teacher_views``) gets faces the training augmentation has already changed, each
+    with the teacher's output on it, so only the flip is added here: it leaves the target as it is when
+    the teacher averages its own flip (training.views checks that before such a run starts)."""
+    if cfg.teacher_views:
+        cfg = replace(cfg, rotation_deg=0.0, zoom=0.0, translate=0.0, erase=0.0)
     inputs = keras.Input(INPUT_SHAPE, name="face")
     outputs = classifier(build_augmenter(cfg)(inputs))
     return keras.Model(inputs, outputs, name="fer_train")

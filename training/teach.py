@@ -1,27 +1,42 @@
 """Stage: a teacher's probabilities for every Training and PublicTest face, cached for distillation.
 
     python -m training.teach --models model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0 \\
-        --out data/processed/teacher.npz
+        --out data/processed/teacher.npz [--views 8 --view_seed 0 --zoom 0.2]
 
 The teacher is one exported model or the mean of several (an ensemble): each member runs its
 ONNX file through its own card's preprocessing, exactly as evaluation does. Writes
 ``{split}_probs`` for Training and PublicTest, and beside it ``<out>.json``: the members and
 each one's and the ensemble's PublicTest accuracy (PrivateTest is never looked at here).
+
+``--views K`` adds K augmented views of every Training face, made by the training augmentation with
+the flags given (``--zoom`` etc., as training.config's: the student's), seeded by ``--view_seed``, and
+the teacher's probabilities on each view: ``Training_views`` (K, N, 48, 48) uint8 preprocessed faces
+and ``Training_view_probs`` (K, N, 7), which a student trains on with ``--teacher_views true``
+(training.views says why they are cached rather than computed online). The json then says how they
+were made, whether the teacher averages its flip, its MFLOP per face-view and the seconds it took.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
+from service.preprocessing import PreprocessConfig, to_model_input
+from training.config import TrainConfig, parse_args
 from training.evaluate import OnnxClassifier, load_raw_split
+from training.flops import count_macs
 from training.labels import LABELS
 from training.metrics import classification_report
+from training.views import AUGMENTATION, FLIP_TOLERANCE, augmented_faces, flip_gap, view_augmenter
 
 SPLITS = ("Training", "PublicTest")
+# Faces augmented and taught at a time: bounds the float32 work arrays (9 MB of model input); the
+# random draws follow the chunks, so it is part of what makes a views file (recorded in the json).
+CHUNK = 1024
 
 
 def ensemble_probs(members: list[OnnxClassifier], faces: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -30,8 +45,21 @@ def ensemble_probs(members: list[OnnxClassifier], faces: np.ndarray) -> tuple[np
     return np.mean(each, axis=0), each
 
 
-def teach(model_dirs: list[Path], data_path: str, out: Path) -> dict:
-    """Write the teacher's probabilities to ``out`` and its description to ``out.json``; return it."""
+def mean_probs(members: list[OnnxClassifier], x: np.ndarray) -> np.ndarray:
+    """The members' mean probabilities for an already preprocessed batch."""
+    return np.mean([member.predict_input(x) for member in members], axis=0)
+
+
+def teach(
+    model_dirs: list[Path],
+    data_path: str,
+    out: Path,
+    views: int = 0,
+    view_seed: int = 0,
+    augment: TrainConfig | None = None,
+) -> dict:
+    """Write the teacher's probabilities (and ``views`` augmented views of each Training face, made with
+    ``augment``'s augmentation) to ``out`` and its description to ``out.json``; return the description."""
     members = [OnnxClassifier(d) for d in model_dirs]
     arrays, record = {}, {"members": [], "splits": list(SPLITS)}
     for split in SPLITS:
@@ -42,10 +70,57 @@ def teach(model_dirs: list[Path], data_path: str, out: Path) -> dict:
             record["publictest_accuracy"] = _accuracy(labels, probs)
             for d, member, member_probs in zip(model_dirs, members, each, strict=True):
                 record["members"].append(_describe(d, member, _accuracy(labels, member_probs)))
+    if views:
+        view_arrays, record["views"] = teach_views(members, data_path, views, view_seed, augment or TrainConfig())
+        record["views"]["teacher_mflop_per_face_view"] = teacher_mflop(model_dirs, members)
+        arrays |= view_arrays
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def teach_views(members: list[OnnxClassifier], data_path: str, count: int, seed: int, cfg: TrainConfig) -> tuple:
+    """``count`` augmented views of every Training face and the teacher's probabilities on each (the
+    npz arrays), and how they were made (the json's "views")."""
+    pre = shared_preprocessing(members, data_path)
+    raw, _ = load_raw_split(data_path, "Training")
+    gap = flip_gap(lambda x: mean_probs(members, x), members[0].model_input(raw[:CHUNK]))
+    augmenter = view_augmenter(cfg, seed)
+    faces = np.empty((count, len(raw), pre.size, pre.size), np.uint8)
+    probs = np.empty((count, len(raw), len(LABELS)), np.float32)
+    started = time.perf_counter()
+    for first in range(0, len(raw), CHUNK):
+        rows = slice(first, first + CHUNK)
+        x = members[0].model_input(raw[rows])
+        for k in range(count):
+            faces[k, rows] = augmented_faces(augmenter, x, pre)
+            probs[k, rows] = mean_probs(members, to_model_input(faces[k, rows], pre))
+        done = count * min(first + CHUNK, len(raw))
+        rate = 1000 * (time.perf_counter() - started) / done
+        print(f"views: {done:,} of {count * len(raw):,} face-views, {rate:.2f} s per 1,000", flush=True)
+    augmentation = {name: getattr(cfg, name) for name in AUGMENTATION}
+    record = {"count": count, "seed": seed, "chunk": CHUNK, "faces": len(raw), "augmentation": augmentation}
+    record |= {"flip_mean_abs_gap": gap, "flip_invariant": gap < FLIP_TOLERANCE}
+    record["seconds_per_1000_face_views"] = round(rate, 3)
+    return {"Training_views": faces, "Training_view_probs": probs}, record
+
+
+def shared_preprocessing(members: list[OnnxClassifier], data_path: str) -> PreprocessConfig:
+    """The views' preprocessing: they are the teacher's input and the student's, so every member must
+    preprocess as the prepared data (the student's) does."""
+    with np.load(data_path, allow_pickle=False) as data:
+        student = PreprocessConfig.from_dict(json.loads(str(data["meta"]))["preprocessing"])
+    differing = [member.meta["name"] for member in members if member.pre != student]
+    if differing:
+        raise ValueError(f"{differing} preprocess otherwise than {data_path}: their views would not be the student's")
+    return student
+
+
+def teacher_mflop(model_dirs: list[Path], members: list[OnnxClassifier]) -> float:
+    """What one face-view costs the teacher: its members' graphs, their test-time views included."""
+    macs = sum(count_macs(d / m.meta["onnx"]["file"])["total"] for d, m in zip(model_dirs, members, strict=True))
+    return round(2 * macs / 1e6, 3)
 
 
 def _accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -62,13 +137,20 @@ def _describe(model_dir: Path, member: OnnxClassifier, publictest_accuracy: floa
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", required=True, help="comma-separated exported model folders")
     parser.add_argument("--data", default="data/processed/fer2013.npz")
     parser.add_argument("--out", type=Path, default=Path("data/processed/teacher.npz"))
-    args = parser.parse_args()
-    record = teach([Path(m) for m in args.models.split(",")], args.data, args.out)
+    parser.add_argument("--views", type=int, default=0, help="augmented views of each Training face (0: none)")
+    parser.add_argument("--view_seed", type=int, default=0, help="the same seed makes the same views")
+    for name in AUGMENTATION:
+        parser.add_argument(f"--{name}", help=f"the views' augmentation (default {getattr(TrainConfig, name)})")
+    args = parser.parse_args(argv)
+    given = {name: getattr(args, name) for name in AUGMENTATION if getattr(args, name) is not None}
+    # training.config's own parsing, so that "--zoom 0.2" means here what it means to the student.
+    augment = parse_args([text for name, value in given.items() for text in (f"--{name}", value)])
+    record = teach([Path(m) for m in args.models.split(",")], args.data, args.out, args.views, args.view_seed, augment)
     print(json.dumps(record, indent=2))
 
 

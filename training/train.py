@@ -31,11 +31,11 @@ from training.checkpoint import (
     Checkpointing,
     EpochBatches,
     cpu_model,
-    load_weights_only,
     progress_timing,
     read_state,
     restore_checkpoint,
     resumable_state,
+    start_weights,
 )
 from training.config import TrainConfig, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
@@ -43,6 +43,7 @@ from training.labels import LABELS
 from training.model import build_model, build_training_model
 from training.pairing import PairedBatches, Partners, build_paired_model, load_partners, paired_loss_and_metrics
 from training.prepare import load_prepared
+from training.views import TeacherViews, ViewBatches, load_views
 
 
 def class_weight_dict(labels: np.ndarray, mode: str) -> dict[int, float] | None:
@@ -76,14 +77,14 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     raise ValueError(f"unknown optimizer {cfg.optimizer!r} (use 'adam' or 'sgd')")
 
 
-def load_arrays(cfg: TrainConfig) -> tuple[list[np.ndarray], Partners | None]:
+def load_arrays(cfg: TrainConfig) -> tuple[list[np.ndarray], Partners | TeacherViews | None]:
     """Training and PublicTest arrays as model inputs and targets: one-hot, or with a teacher
-    ``[one-hot | tempered teacher probabilities]`` (see training.distill); and, for a paired run, the
-    detector crops of the Training faces used (training.pairing)."""
+    ``[one-hot | tempered teacher probabilities]`` (see training.distill); and the Training faces'
+    detector crops for a paired run (training.pairing), or their teacher views for a run on those."""
     splits, meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(meta["preprocessing"])
     rng = np.random.default_rng(cfg.seed)  # splits are sorted by class: subsample at random
-    arrays, partners = [], None
+    arrays, extra = [], None
     for split, limit in (("Training", cfg.limit_train), ("PublicTest", cfg.limit_val)):
         x, y = splits[split]
         keep = np.sort(rng.permutation(len(y))[:limit]) if limit else np.arange(len(y))
@@ -92,8 +93,10 @@ def load_arrays(cfg: TrainConfig) -> tuple[list[np.ndarray], Partners | None]:
             targets = kd_targets(targets, load_teacher(cfg.teacher, split)[keep], cfg.kd_temperature)
         arrays += [to_model_input(x[keep], pre), y[keep], targets]
         if split == "Training" and cfg.paired_crops:
-            partners = load_partners(cfg.paired_crops, y, keep, pre)
-    return arrays, partners
+            extra = load_partners(cfg.paired_crops, y, keep, pre)
+        elif split == "Training" and cfg.teacher_views:
+            extra = load_views(cfg, y, keep, pre)
+    return arrays, extra
 
 
 def loss_and_metrics(cfg: TrainConfig) -> tuple[keras.losses.Loss, list]:
@@ -131,15 +134,6 @@ def make_callbacks(cfg: TrainConfig, classifier, x_val, y_val, grad_batch) -> tu
     return callbacks, stateful
 
 
-def start_weights(model: keras.Model, cfg: TrainConfig) -> None:
-    """A later stage's starting weights: a .weights.h5 file, or an earlier run's checkpoint folder."""
-    source = Path(cfg.init_weights)
-    if source.is_dir():
-        load_weights_only(model, source / CHECKPOINT_FILE)
-    else:
-        model.load_weights(source)
-
-
 def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, extra_callbacks=()) -> keras.Model:
     """Fit the model described by ``cfg``, or continue it from its checkpoint (``resume``);
     returns the classifier with the best weights loaded. ``extra_callbacks`` join Keras' list
@@ -148,7 +142,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
     state = resumable_state(cfg, resume)
     cfg.save(cfg.run_dir / "config.json")
-    (xt, yt, yt1, xv, yv, yv1), partners = load_arrays(cfg)
+    (xt, yt, yt1, xv, yv, yv1), extra = load_arrays(cfg)
     classifier, model = compiled_models(cfg, math.ceil(len(xt) / cfg.batch_size))
     if state:
         restore_checkpoint(model, cfg.checkpoint_path / CHECKPOINT_FILE)
@@ -157,7 +151,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     weights = class_weight_dict(yt, cfg.class_weights)
     # Per-sample weights rather than class_weight: with a teacher the targets are not one-hot.
     sample_weight = np.array([weights[c] for c in yt], np.float32) if weights else np.ones(len(yt), np.float32)
-    batches, validation = fit_data(cfg, (xt, yt1, sample_weight), (xv, yv1), partners)
+    batches, validation = fit_data(cfg, (xt, yt1, sample_weight), (xv, yv1), extra)
     callbacks, stateful = make_callbacks(cfg, classifier, xv, yv, (xt[:64], yt1[:64, : len(LABELS)]))
     callbacks += [Checkpointing(cfg.checkpoint_path, asdict(cfg), batches, stateful, state), *extra_callbacks]
     start_epoch = state["epoch"] if state else 0
@@ -174,13 +168,15 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
     return load_classifier(cfg.run_dir)
 
 
-def fit_data(cfg: TrainConfig, training: tuple, validation: tuple, partners: Partners | None) -> tuple:
-    """The training batches and the validation data: of single faces, or of pairs (training.pairing),
-    where each PublicTest face is its own partner."""
-    if partners is None:
+def fit_data(cfg: TrainConfig, training: tuple, validation: tuple, extra: Partners | TeacherViews | None) -> tuple:
+    """The training batches and the validation data: of single faces or their teacher views (training.views),
+    or of pairs (training.pairing), where each PublicTest face is its own partner."""
+    if extra is None:
         return EpochBatches(training, cfg.batch_size, cfg.seed), validation
+    if isinstance(extra, TeacherViews):
+        return ViewBatches(training, extra, cfg.batch_size, cfg.seed), validation
     faces, targets = validation
-    return PairedBatches(training, partners, cfg.batch_size, cfg.seed), ({"face": faces, "partner": faces}, targets)
+    return PairedBatches(training, extra, cfg.batch_size, cfg.seed), ({"face": faces, "partner": faces}, targets)
 
 
 def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model, keras.Model]:

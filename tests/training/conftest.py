@@ -33,3 +33,18 @@ def sample_crops(prepared_sample, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("crops") / "detector_crops.npz"
     main(["--data", str(prepared_sample), "--out", str(out), "--workers", "1"])
     return out
+
+
+# The distillation tests' teacher: fer_cnn 1.1.0 and its int8 variant, averaged.
+TEACHERS = [Path(__file__).resolve().parents[2] / "model_store" / "fer_cnn" / v for v in ("1.1.0", "1.1.0-int8")]
+
+
+@pytest.fixture(scope="session")
+def views_teacher(prepared_sample, tmp_path_factory) -> tuple[Path, dict]:
+    """The teacher on the sample with 2 views of each Training face, made with the distill student's
+    augmentation (zoom 0.2) and seed 3 (~15 s): its file and its record."""
+    from training.config import TrainConfig
+    from training.teach import teach
+
+    out = tmp_path_factory.mktemp("views_teacher") / "teacher.npz"
+    return out, teach(TEACHERS, str(prepared_sample), out, views=2, view_seed=3, augment=TrainConfig(zoom=0.2))

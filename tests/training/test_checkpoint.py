@@ -112,6 +112,21 @@ def test_a_paired_run_resumed_draws_the_partners_and_ends_with_the_weights_of_an
     assert max_weight_gap(paired, stored_arrays(single)) > 1e-3  # the pairs changed what was learnt
 
 
+def test_a_run_on_teacher_views_resumed_draws_the_views_and_ends_with_the_weights_of_an_uninterrupted_one(
+    prepared_sample, views_teacher, tmp_path, monkeypatch
+):
+    # K=2 views, so the resumed second epoch must draw each face's other view, as the straight run did.
+    views = {"teacher": str(views_teacher[0]), "teacher_views": True, "zoom": 0.2}
+    straight = replace(sample_config(prepared_sample, tmp_path, "straight", "float32"), **views)
+    train(straight, verbose=0)
+    resumed = replace(sample_config(prepared_sample, tmp_path, "resumed", "float32"), **views)
+    interrupted_then_resumed(resumed, monkeypatch)
+    on_views = stored_arrays(straight)
+    assert max_weight_gap(on_views, stored_arrays(resumed)) < 1e-6
+    clean = replace(sample_config(prepared_sample, tmp_path, "clean", "float32"), teacher=views["teacher"], zoom=0.2)
+    assert max_weight_gap(on_views, stored_arrays(train_and_return(clean))) > 1e-3  # the views changed what was learnt
+
+
 def train_and_return(cfg: TrainConfig) -> TrainConfig:
     train(cfg, verbose=0)
     return cfg
