@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from tests.support.configs import tiny_config
 from training import checkpoint
 from training.checkpoint import (
     CHECKPOINT_FILE,
@@ -30,19 +31,8 @@ class MachineReclaimed(Exception):
 
 
 def sample_config(prepared_sample, tmp_path, name: str, moments: str) -> TrainConfig:
-    return TrainConfig(
-        name=name,
-        data=str(prepared_sample),
-        runs_dir=str(tmp_path / "runs"),
-        checkpoint_dir=str(tmp_path / "checkpoints"),
-        checkpoint_moments=moments,
-        widths=(8, 16),
-        dense_units=16,
-        epochs=2,
-        batch_size=32,
-        mixed_precision=False,
-        histograms=False,
-    )
+    saving = {"checkpoint_dir": str(tmp_path / "checkpoints"), "checkpoint_moments": moments}
+    return tiny_config(prepared_sample, tmp_path / "runs", name, epochs=2, histograms=False, **saving)
 
 
 def interrupted_then_resumed(cfg: TrainConfig, monkeypatch) -> None:

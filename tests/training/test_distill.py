@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from training.config import TrainConfig
+from tests.support.configs import tiny_config
 from training.distill import DistillationLoss, kd_targets, tempered
 from training.export import export
 from training.teach import teach
@@ -63,17 +63,9 @@ def test_distill_one_epoch_then_export_records_student_and_teacher(
     teacher_file: tuple[Path, dict], prepared_sample: Path, tmp_path: Path
 ) -> None:
     teacher, record = teacher_file
-    cfg = TrainConfig(
-        name="student",
-        data=str(prepared_sample),
-        runs_dir=str(tmp_path / "runs"),
-        widths=(8, 16),  # the shipped student's plain VGG blocks, narrower
-        dense_units=16,
-        epochs=1,
-        batch_size=32,
-        mixed_precision=False,
-        teacher=str(teacher),
-    )
+    cfg = tiny_config(
+        prepared_sample, tmp_path / "runs", "student", teacher=str(teacher)
+    )  # the student's VGG, narrower
     train(cfg, verbose=0)
     history = (cfg.run_dir / "history.csv").read_text()
     assert "val_accuracy" in history.splitlines()[0]

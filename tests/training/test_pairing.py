@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from service.preprocessing import PreprocessConfig
+from tests.support.configs import tiny_config
 from training.config import TrainConfig
 from training.export import export
 from training.model import build_model
@@ -120,19 +121,8 @@ def test_paired_batches_of_an_epoch_do_not_depend_on_the_epochs_before():
 
 @pytest.mark.slow
 def test_a_paired_run_exports_its_single_image_classifier(prepared_sample, sample_crops, tmp_path):
-    cfg = TrainConfig(
-        name="paired",
-        data=str(prepared_sample),
-        runs_dir=str(tmp_path / "runs"),
-        paired_crops=str(sample_crops),
-        consistency=1.0,
-        widths=(8, 16),
-        dense_units=16,
-        epochs=1,
-        batch_size=32,
-        mixed_precision=False,
-        histograms=False,
-    )
+    pairs = {"paired_crops": str(sample_crops), "consistency": 1.0, "histograms": False}
+    cfg = tiny_config(prepared_sample, tmp_path / "runs", "paired", **pairs)
     trained = train(cfg, verbose=0)
     faces = np.random.default_rng(2).random((8, 48, 48, 1), dtype=np.float32)
     reloaded = load_classifier(cfg.run_dir)  # what export loads: the plain training model's layout

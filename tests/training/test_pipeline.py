@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.support.configs import tiny_config
 from training.config import TrainConfig
 from training.evaluate import OnnxClassifier, evaluate
 from training.export import ParityError, check_parity, export
@@ -18,17 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained_run(prepared_sample, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    cfg = TrainConfig(
-        name="sample",
-        data=str(prepared_sample),
-        runs_dir=str(runs),
-        widths=(8, 16),
-        dense_units=16,
-        epochs=1,
-        batch_size=32,
-        mixed_precision=False,
-        erase=0.3,
-    )
+    cfg = tiny_config(prepared_sample, runs, "sample", erase=0.3)
     train(cfg, verbose=0)
     return cfg.run_dir
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from service.preprocessing import PreprocessConfig, to_model_input
+from tests.support.configs import tiny_config
 from training.config import TrainConfig
 from training.distill import kd_targets
 from training.evaluate import OnnxClassifier, load_raw_split
@@ -178,20 +179,8 @@ def test_a_run_on_views_adds_only_the_flip():
 @pytest.mark.slow
 def test_a_student_on_two_views_trains_and_exports(views_teacher, prepared_sample, tmp_path):
     teacher, record = views_teacher
-    cfg = replace(
-        STUDENT_AUGMENT,
-        name="student_views",
-        data=str(prepared_sample),
-        runs_dir=str(tmp_path / "runs"),
-        widths=(8, 16),
-        dense_units=16,
-        epochs=1,
-        batch_size=32,
-        mixed_precision=False,
-        histograms=False,
-        teacher=str(teacher),
-        teacher_views=True,
-    )
+    on_views = {"teacher": str(teacher), "teacher_views": True, "histograms": False}
+    cfg = tiny_config(prepared_sample, tmp_path / "runs", "student_views", zoom=STUDENT_AUGMENT.zoom, **on_views)
     train(cfg, verbose=0)
     assert "val_accuracy" in (cfg.run_dir / "history.csv").read_text().splitlines()[0]
     meta = export(cfg.run_dir, tmp_path / "store" / "fer_student" / "0.0.1", "fer_student", "0.0.1", "none", 64)
