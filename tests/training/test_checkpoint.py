@@ -92,12 +92,8 @@ def test_a_paired_run_resumed_draws_the_partners_and_ends_with_the_weights_of_an
     prepared_sample, sample_crops, tmp_path, monkeypatch
 ):
     pairs = {"paired_crops": str(sample_crops), "consistency": 1.0}
-    straight = replace(sample_config(prepared_sample, tmp_path, "straight", "float32"), **pairs)
-    train(straight, verbose=0)
-    resumed = replace(sample_config(prepared_sample, tmp_path, "resumed", "float32"), **pairs)
-    interrupted_then_resumed(resumed, monkeypatch)
-    paired = stored_arrays(straight)
-    assert max_weight_gap(paired, stored_arrays(resumed)) < 1e-6
+    paired, resumed = straight_and_resumed(prepared_sample, tmp_path, monkeypatch, **pairs)
+    assert max_weight_gap(paired, resumed) < 1e-6
     single = train_and_return(sample_config(prepared_sample, tmp_path, "single", "float32"))
     assert max_weight_gap(paired, stored_arrays(single)) > 1e-3  # the pairs changed what was learnt
 
@@ -107,14 +103,19 @@ def test_a_run_on_teacher_views_resumed_draws_the_views_and_ends_with_the_weight
 ):
     # K=2 views, so the resumed second epoch must draw each face's other view, as the straight run did.
     views = {"teacher": str(views_teacher[0]), "teacher_views": True, "zoom": 0.2}
-    straight = replace(sample_config(prepared_sample, tmp_path, "straight", "float32"), **views)
-    train(straight, verbose=0)
-    resumed = replace(sample_config(prepared_sample, tmp_path, "resumed", "float32"), **views)
-    interrupted_then_resumed(resumed, monkeypatch)
-    on_views = stored_arrays(straight)
-    assert max_weight_gap(on_views, stored_arrays(resumed)) < 1e-6
+    on_views, resumed = straight_and_resumed(prepared_sample, tmp_path, monkeypatch, **views)
+    assert max_weight_gap(on_views, resumed) < 1e-6
     clean = replace(sample_config(prepared_sample, tmp_path, "clean", "float32"), teacher=views["teacher"], zoom=0.2)
     assert max_weight_gap(on_views, stored_arrays(train_and_return(clean))) > 1e-3  # the views changed what was learnt
+
+
+def straight_and_resumed(prepared_sample, tmp_path, monkeypatch, **overrides) -> tuple:
+    """The stored weights of a 2-epoch run straight through and of one interrupted after epoch 1 and resumed."""
+    straight = replace(sample_config(prepared_sample, tmp_path, "straight", "float32"), **overrides)
+    train(straight, verbose=0)
+    resumed = replace(sample_config(prepared_sample, tmp_path, "resumed", "float32"), **overrides)
+    interrupted_then_resumed(resumed, monkeypatch)
+    return stored_arrays(straight), stored_arrays(resumed)
 
 
 def train_and_return(cfg: TrainConfig) -> TrainConfig:
