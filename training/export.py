@@ -130,12 +130,22 @@ def run_record(run_dir: Path) -> dict:
     timing = json.loads(timing_file.read_text()) if timing_file.is_file() else None
     record = {"run": str(run_dir), "config": config, "timing": timing}
     if config.get("init_weights"):
-        start = Path(config["init_weights"])
-        record["initialised_from"] = checkpoint_record(start) if start.is_dir() else run_record(start.parent)
+        record["initialised_from"] = start_record(Path(config["init_weights"]), config.get("runs_dir", "runs"))
     recovered = run_dir / "recovered.json"  # a run rebuilt from an exported model (training.recover)
     if recovered.is_file():
         record["recovered_from"] = json.loads(recovered.read_text())
     return record
+
+
+def start_record(start: Path, runs_dir: str) -> dict:
+    """The stage a run started from: its checkpoint folder, or its run folder, which is also where to
+    look once that checkpoint folder is deleted (a finished stage's is, docs/long-runs.md)."""
+    if start.is_dir():
+        return checkpoint_record(start)
+    for folder in (start.parent, Path(runs_dir) / start.name):
+        if (folder / "config.json").is_file():
+            return run_record(folder)
+    return {"init_weights": str(start), "record": "none left on the machine that exported"}
 
 
 def checkpoint_record(folder: Path) -> dict:
