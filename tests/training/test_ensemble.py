@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service.loading import load_model
+from service.settings import Settings
+from training import quantize
 from training.ensemble import build, choose_shift, forward_selection, views_mean
 from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
@@ -16,6 +19,7 @@ from training.shift_views import shifted_views
 
 MODEL_STORE = Path(__file__).resolve().parents[2] / "model_store" / "fer_cnn"
 MEMBERS = [MODEL_STORE / "1.1.0", MODEL_STORE / "1.1.0-int8"]
+FLOAT_MEMBERS = [MODEL_STORE / "1.1.0", MODEL_STORE.parent / "fer_lite" / "1.0.0"]
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +131,32 @@ def test_choose_shift_scores_each_candidate_on_publictest(prepared_sample: Path)
     shift, scores = choose_shift(members, str(prepared_sample), [0, 2])
     assert scores[2] == pytest.approx(float((views_mean(members, faces, 2).argmax(1) == labels).mean()))
     assert shift == (2 if scores[2] > scores[0] else 0)
+
+
+@pytest.mark.slow
+def test_ensemble_int8_variant_is_served_by_name(
+    prepared_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped teacher's path: one graph, its static-QDQ int8 variant, served as FER_MODEL_NAME=fer_ensemble."""
+    monkeypatch.setattr(quantize, "BUILD", tmp_path / "build")
+    store = tmp_path / "store"
+    float_dir = store / "fer_ensemble" / "1.0.0"
+    build(FLOAT_MEMBERS, float_dir, "fer_ensemble", "1.0.0", str(prepared_sample))
+    result = quantize.quantize_release(float_dir, store, prepared_sample, calibration=64, max_drop=100.0)
+    settings = Settings(
+        model_store=store,
+        model_name="fer_ensemble",
+        detector_store=MODEL_STORE.parent / "face_detectors",
+        ort_intra_op_threads=1,
+        ort_inter_op_threads=1,
+    )
+    loaded = load_model(settings)  # the defaults: latest release, int8 variant
+    assert result["shipped"] and loaded.card.version == "1.0.0-int8"
+    assert [m["version"] for m in loaded.card.metadata["members"]] == ["1.1.0", "1.0.0"]
+    faces, _labels = load_raw_split(str(prepared_sample), "PrivateTest")
+    served = loaded.recognizer().predict_faces(list(faces))
+    served_probs = np.array([[p.probabilities[label] for label in loaded.card.labels] for p in served])
+    int8 = OnnxClassifier(store / "fer_ensemble" / "1.0.0-int8").predict_proba(faces)
+    np.testing.assert_allclose(served_probs, int8 / int8.sum(1, keepdims=True), atol=1e-5)  # served rows sum to 1
+    float_probs = OnnxClassifier(float_dir).predict_proba(faces)
+    assert np.mean(int8.argmax(1) == float_probs.argmax(1)) >= 0.9  # the int8 graph is the ensemble, not noise
