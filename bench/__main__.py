@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.common import MODEL_STORE, REPO_ROOT, machine_info, output, read_json, recording, update_json
 from bench.compare import compare, float_source
+from bench.default_model import current_default, update_readme
 from bench.model import bench_models
 from bench.pipeline import stage_times
 from bench.report import targets, update_page
@@ -86,6 +87,8 @@ def main() -> None:
     update_json(results, "targets", targets(read_json(results)))
     if recording():
         update_page()
+        if "compare" in parts:
+            update_readme(current_default())
     print(f"results in {results.relative_to(REPO_ROOT)}")
 
 

