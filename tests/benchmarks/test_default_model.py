@@ -83,3 +83,12 @@ def test_update_readme_replaces_only_the_marked_table(tmp_path: Path, monkeypatc
     default_model.update_readme("fer_cnn/1.2.0-int8")
     expected = f"{default_model.START}\ntable of {{'bench': 'json'}} for fer_cnn/1.2.0-int8\n{default_model.END}"
     assert readme.read_text() == f"# Title\n\n{expected}\n\nafter\n"
+
+
+def test_the_committed_readme_table_and_the_served_default_come_from_the_recorded_run() -> None:
+    from bench.common import BENCH_JSON, read_json
+
+    bench, current = read_json(BENCH_JSON), default_model.current_default()
+    text = default_model.README.read_text()
+    assert text.split(default_model.START, 1)[1].split(default_model.END, 1)[0].strip() == models_table(bench, current)
+    assert choose(bench["compare"]["rows"], current)["default"] == current  # the settings serve the rule's choice
