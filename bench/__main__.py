@@ -3,6 +3,7 @@
     python -m bench                          # everything (about 2 minutes)
     python -m bench --parts service          # re-run one part, keeping the others' results
     BENCH_RECORD=1 python -m bench --note "training was still running"   # into results/ and docs/benchmarks.md
+                                             # (and, with the compare part, the README's model table)
 
 The int8 columns time the variant ``python -m training.quantize`` made of the served float model.
 """
