@@ -119,11 +119,10 @@ def _percent(value: float | None) -> str | None:
 
 def update_readme(current: str) -> None:
     """Replace the README's text between the two markers with :func:`models_table` of results/bench.json."""
-    text = README.read_text()
-    if START not in text or END not in text.split(START, 1)[1]:
+    head, start, rest = README.read_text().partition(START)
+    _, end, tail = rest.partition(END)
+    if not (start and end):
         raise SystemExit(f"{README} has no {START} ... {END} markers to put the model table between")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
     README.write_text(f"{head}{START}\n{models_table(read_json(BENCH_JSON), current)}\n{END}{tail}")
 
 
