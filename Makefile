@@ -111,6 +111,7 @@ resume: prepare ## continue an interrupted run from its checkpoint: make resume 
 # The teacher: one exported model, or the mean of several (TEACHERS=a,b), cached before the student trains.
 # TEACH_ARGS="--views 8" also caches it on 8 augmented views of each Training face, made with the student's
 # augmentation (STUDENT_AUGMENT), and the student then trains on those views (--teacher_views, training/views.py).
+# After a hand-over the same command continues: the teacher from its checkpoint, the student from its own.
 TEACHERS ?= model_store/fer_cnn/1.1.0
 TEACH_ARGS ?=
 STUDENT_AUGMENT ?= --zoom 0.2
@@ -118,8 +119,10 @@ STUDENT_ARGS ?= --widths 16,32,64,128 --bn_momentum 0.9 $(STUDENT_AUGMENT) --epo
 	--histograms false --seed 11 --teacher data/processed/teacher.npz
 distill: RUN = student_vgg16
 distill: prepare ## fer_lite 1.0.0's recipe: the light student on the TEACHERS' cached probabilities and the labels
-	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz $(STUDENT_AUGMENT) $(TEACH_ARGS)
-	$(TRAIN) --name $(RUN) $(STUDENT_ARGS) $(if $(filter --views%,$(TEACH_ARGS)),--teacher_views true) $(ARGS)
+	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz $(STUDENT_AUGMENT) $(TEACH_ARGS) \
+		--checkpoint $(CHECKPOINTS)/$(RUN)-teacher.npz
+	$(if $(wildcard $(CHECKPOINTS)/$(RUN)/state.json),$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN),\
+		$(TRAIN) --name $(RUN) $(STUDENT_ARGS) $(if $(filter --views%,$(TEACH_ARGS)),--teacher_views true) $(ARGS))
 
 MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0
 ensemble: MODEL_NAME = fer_ensemble

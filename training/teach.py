@@ -14,14 +14,20 @@ the teacher's probabilities on each view: ``Training_views`` (K, N, 48, 48) uint
 and ``Training_view_probs`` (K, N, 7), which a student trains on with ``--teacher_views true``
 (training.views says why they are cached rather than computed online). The json then says how they
 were made, whether the teacher averages its flip, its MFLOP per face-view and the seconds it took.
+
+``--checkpoint FILE`` saves what is computed after every chunk (a few MB of probabilities, small enough to
+commit at a hand-over), and the same command given that file later, on any machine, continues where it
+stopped: an ensemble with test-time views takes hours on this CPU (training.teach_progress says how).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +37,7 @@ from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
 from training.labels import LABELS
 from training.metrics import classification_report
+from training.teach_progress import TeachProgress
 from training.views import AUGMENTATION, FLIP_TOLERANCE, augmented_faces, flip_gap, view_augmenter
 
 SPLITS = ("Training", "PublicTest")
@@ -57,21 +64,28 @@ def teach(
     views: int = 0,
     view_seed: int = 0,
     augment: TrainConfig | None = None,
+    checkpoint: Path | None = None,
 ) -> dict:
     """Write the teacher's probabilities (and ``views`` augmented views of each Training face, made with
-    ``augment``'s augmentation) to ``out`` and its description to ``out.json``; return the description."""
+    ``augment``'s augmentation) to ``out`` and its description to ``out.json``; return the description.
+    With ``checkpoint``, continue from what an earlier run of the same command saved there."""
     members = [OnnxClassifier(d) for d in model_dirs]
-    arrays, record = {}, {"members": [], "splits": list(SPLITS)}
+    augment = augment or TrainConfig()
+    progress = TeachProgress(checkpoint, _command_key(members, data_path, views, view_seed, augment))
+    arrays: dict[str, Any] = {}
+    record: dict[str, Any] = {"members": [], "splits": list(SPLITS)}
     for split in SPLITS:
         faces, labels = load_raw_split(data_path, split)
-        probs, each = ensemble_probs(members, faces)
-        arrays[f"{split}_probs"] = probs.astype(np.float32)
+        each = progress.get(f"{split}_member_probs")
+        if each is None:
+            each = progress.put(f"{split}_member_probs", np.stack(ensemble_probs(members, faces)[1]))
+        arrays[f"{split}_probs"] = probs = each.mean(axis=0).astype(np.float32)
         if split == "PublicTest":
             record["publictest_accuracy"] = _accuracy(labels, probs)
             for d, member, member_probs in zip(model_dirs, members, each, strict=True):
                 record["members"].append(_describe(d, member, _accuracy(labels, member_probs)))
     if views:
-        view_arrays, record["views"] = teach_views(members, data_path, views, view_seed, augment or TrainConfig())
+        view_arrays, record["views"] = teach_views(members, data_path, views, view_seed, augment, CHUNK, progress)
         record["views"]["teacher_mflop_per_face_view"] = teacher_mflop(model_dirs, members)
         arrays |= view_arrays
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,29 +94,47 @@ def teach(
     return record
 
 
-def teach_views(members: list[OnnxClassifier], data_path: str, count: int, seed: int, cfg: TrainConfig) -> tuple:
+def teach_views(
+    members: list[OnnxClassifier],
+    data_path: str,
+    count: int,
+    seed: int,
+    cfg: TrainConfig,
+    chunk: int = CHUNK,
+    progress: TeachProgress | None = None,
+) -> tuple:
     """``count`` augmented views of every Training face and the teacher's probabilities on each (the
-    npz arrays), and how they were made (the json's "views")."""
+    npz arrays), and how they were made (the json's "views"). Chunks that ``progress`` holds are only
+    augmented again: that replays the random draws, so the later chunks get the views they would have."""
+    progress = progress or TeachProgress(None, {})
     pre = shared_preprocessing(members, data_path)
     raw, _ = load_raw_split(data_path, "Training")
-    gap = flip_gap(lambda x: mean_probs(members, x), members[0].model_input(raw[:CHUNK]))
+    gap = progress.get("flip_gap")
+    if gap is None:
+        gap = np.float64(flip_gap(lambda x: mean_probs(members, x), members[0].model_input(raw[:chunk])))
+        progress.put("flip_gap", gap)
     augmenter = view_augmenter(cfg, seed)
     faces = np.empty((count, len(raw), pre.size, pre.size), np.uint8)
-    probs = np.empty((count, len(raw), len(LABELS)), np.float32)
-    started = time.perf_counter()
-    for first in range(0, len(raw), CHUNK):
-        rows = slice(first, first + CHUNK)
+    probs = progress.get("Training_view_probs")
+    probs = np.empty((count, len(raw), len(LABELS)), np.float32) if probs is None else probs
+    done, seconds = int(progress.get("view_faces_done", 0)), float(progress.get("view_seconds", 0.0))
+    for first in range(0, len(raw), chunk):
+        rows, end = slice(first, first + chunk), min(first + chunk, len(raw))
         x = members[0].model_input(raw[rows])
-        for k in range(count):
-            faces[k, rows] = augmented_faces(augmenter, x, pre)
-            probs[k, rows] = mean_probs(members, to_model_input(faces[k, rows], pre))
-        done = count * min(first + CHUNK, len(raw))
-        rate = 1000 * (time.perf_counter() - started) / done
-        print(f"views: {done:,} of {count * len(raw):,} face-views, {rate:.2f} s per 1,000", flush=True)
+        faces[:, rows] = [augmented_faces(augmenter, x, pre) for _ in range(count)]
+        if first < done:
+            continue
+        started = time.perf_counter()
+        probs[:, rows] = [mean_probs(members, to_model_input(view, pre)) for view in faces[:, rows]]
+        seconds += time.perf_counter() - started
+        progress.put("Training_view_probs", probs, view_faces_done=np.int64(end), view_seconds=np.float64(seconds))
+        rate = 1000 * seconds / (count * end)
+        print(f"views: {count * end:,} of {count * len(raw):,} face-views, {rate:.2f} s per 1,000", flush=True)
     augmentation = {name: getattr(cfg, name) for name in AUGMENTATION}
-    record = {"count": count, "seed": seed, "chunk": CHUNK, "faces": len(raw), "augmentation": augmentation}
-    record |= {"flip_mean_abs_gap": gap, "flip_invariant": gap < FLIP_TOLERANCE}
-    record["seconds_per_1000_face_views"] = round(rate, 3)
+    record = {"count": count, "seed": seed, "chunk": chunk, "faces": len(raw), "augmentation": augmentation}
+    record |= {"flip_mean_abs_gap": float(gap), "flip_invariant": bool(gap < FLIP_TOLERANCE)}
+    # The teacher's own seconds, summed over every run that taught part of the file.
+    record["seconds_per_1000_face_views"] = round(1000 * seconds / (count * len(raw)), 3)
     return {"Training_views": faces, "Training_view_probs": probs}, record
 
 
@@ -121,6 +153,14 @@ def teacher_mflop(model_dirs: list[Path], members: list[OnnxClassifier]) -> floa
     """What one face-view costs the teacher: its members' graphs, their test-time views included."""
     macs = sum(count_macs(d / m.meta["onnx"]["file"])["total"] for d, m in zip(model_dirs, members, strict=True))
     return round(2 * macs / 1e6, 3)
+
+
+def _command_key(members: list[OnnxClassifier], data_path: str, views: int, seed: int, augment: TrainConfig) -> dict:
+    """What makes a teach command's outputs: a checkpoint saved by any other is refused."""
+    digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
+    augmentation = {name: getattr(augment, name) for name in AUGMENTATION}
+    teacher = [member.meta["onnx"]["sha256"] for member in members]
+    return {"members": teacher, "data": digest, "views": views, "view_seed": seed, "chunk": CHUNK} | augmentation
 
 
 def _accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -144,13 +184,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/processed/teacher.npz"))
     parser.add_argument("--views", type=int, default=0, help="augmented views of each Training face (0: none)")
     parser.add_argument("--view_seed", type=int, default=0, help="the same seed makes the same views")
+    parser.add_argument("--checkpoint", type=Path, help="save progress here; the same command continues from it")
     for name in AUGMENTATION:
         parser.add_argument(f"--{name}", help=f"the views' augmentation (default {getattr(TrainConfig, name)})")
     args = parser.parse_args(argv)
     given = {name: getattr(args, name) for name in AUGMENTATION if getattr(args, name) is not None}
     # training.config's own parsing, so that "--zoom 0.2" means here what it means to the student.
     augment = parse_args([text for name, value in given.items() for text in (f"--{name}", value)])
-    record = teach([Path(m) for m in args.models.split(",")], args.data, args.out, args.views, args.view_seed, augment)
+    models = [Path(m) for m in args.models.split(",")]
+    record = teach(models, args.data, args.out, args.views, args.view_seed, augment, args.checkpoint)
     print(json.dumps(record, indent=2))
 
 
