@@ -124,7 +124,7 @@ def build(
     card |= {
         "dataset": cards[0].get("dataset"),
         "architecture": _architecture(cards, onnx_path),
-        "members": [_member(card) for card in cards],
+        "members": [describe_member(card) for card in cards],
         "test_time_views": {"flip": "each member's own", "shift_px": shift, "shifted_views": len(offsets(shift))},
         "selection_rule": "members chosen on PublicTest only; PrivateTest evaluated once, afterwards",
         "export": {"host": platform.platform(), "publictest_accuracy": accuracy, "parity_max_abs": diff},
@@ -183,8 +183,11 @@ def _architecture(cards: list[dict], onnx_path: Path) -> dict:
     }
 
 
-def _member(card: dict) -> dict:
-    public = card.get("metrics", {}).get("PublicTest", {}).get("accuracy")
+def describe_member(card: dict) -> dict:
+    """A member as the ensemble's card lists it: name, version, graph hash and PublicTest accuracy."""
+    # A member never evaluated on its own (its PrivateTest unread) has only its export's PublicTest figure.
+    exported = card.get("export", {}).get("publictest_accuracy")
+    public = card.get("metrics", {}).get("PublicTest", {}).get("accuracy", exported)
     sha256 = card["onnx"]["sha256"]
     return {"name": card["name"], "version": card["version"], "sha256": sha256, "publictest_accuracy": public}
 

@@ -12,7 +12,7 @@ import pytest
 from service.loading import load_model
 from service.settings import Settings
 from training import quantize
-from training.ensemble import build, choose_shift, forward_selection, views_mean
+from training.ensemble import build, choose_shift, describe_member, forward_selection, views_mean
 from training.evaluate import OnnxClassifier, load_raw_split
 from training.flops import count_macs
 from training.shift_views import shifted_views
@@ -49,6 +49,13 @@ def test_build_card_describes_members_and_cost(ensemble: tuple[Path, dict], prep
     faces, labels = load_raw_split(str(prepared_sample), "PublicTest")
     accuracy = float((OnnxClassifier(out).predict_proba(faces).argmax(1) == labels).mean())
     assert card["export"]["publictest_accuracy"] == pytest.approx(accuracy)
+
+
+def test_each_members_figure_is_its_evaluation_or_else_its_exports() -> None:
+    evaluated = json.loads((MEMBERS[0] / "model.json").read_text())
+    assert describe_member(evaluated)["publictest_accuracy"] == evaluated["metrics"]["PublicTest"]["accuracy"]
+    unevaluated = evaluated | {"metrics": {}, "export": {"publictest_accuracy": 0.6991}}  # PrivateTest never read
+    assert describe_member(unevaluated)["publictest_accuracy"] == 0.6991
 
 
 def test_build_refuses_members_with_another_preprocessing(prepared_sample: Path, tmp_path: Path) -> None:
