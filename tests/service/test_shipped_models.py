@@ -23,6 +23,7 @@ SHIPPED = [
     *[("fer_lite", version) for version in ("1.0.0", "1.0.0-int8")],
     ("fer_cnn_pair", "1.0.0"),  # an ensemble member, servable by name
     ("fer_cnn_snap", "1.0.0"),  # an ensemble member, servable by name
+    *[("fer_ensemble", version) for version in ("1.0.0", "1.0.0-int8")],  # the teacher: 3 members x 5 views
 ]
 
 
