@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-# The served model: fer_cnn 1.2.0 (the service's default is its int8 variant, 1.2.0-int8).
+# What export, quantize and evaluate act on unless told: fer_cnn 1.2.0, stage 3's export. (The service
+# serves the default the rule in results/served-default.md picked: fer_cnn_snap 1.0.0-int8.)
 MODEL_NAME ?= fer_cnn
 MODEL_VERSION ?= 1.2.0
 # Every training run checkpoints each epoch into this tracked folder, so that it continues on another

@@ -27,10 +27,12 @@ class Settings(BaseSettings):
 
     # Model
     model_store: Path = Field(default=Path("model_store"), description="folder holding <name>/<version>/model.json")
-    model_name: str = Field(default="fer_cnn", min_length=1)
+    # The served default's rule (results/served-default.md) picked fer_cnn_snap 1.0.0-int8: 1.20 points more
+    # accurate on PublicTest than fer_cnn 1.2.0-int8 at the same CPU per face (one bench run, 2026-12-05).
+    model_name: str = Field(default="fer_cnn_snap", min_length=1)
     model_version: str = Field(default="latest", description='a version folder name, or "latest" for the highest one')
-    # fer_cnn 1.2.0's int8 variant lost 0.08 points on PublicTest and classifies 828.3 faces/s at batch 32
-    # against the float model's 224.0 (docs/benchmarks.md), so "latest" serves it unless told "float".
+    # fer_cnn_snap 1.0.0's int8 variant lost 0.22 points on PublicTest and classifies 904.1 faces/s at batch 32
+    # against the float model's 243.5 (README, model table), so "latest" serves it unless told "float".
     model_variant: ModelVariant = Field(
         default="int8", description='with "latest": serve the highest release\'s <version>-int8 folder if it has one'
     )

@@ -46,9 +46,9 @@ CHROMIUM_ARGS = [
 
 
 def newest_model_dir() -> Path:
-    """The highest version under model_store/fer_cnn/, by the service's own version order."""
+    """The highest version of the service's default model, by the service's own version order."""
     try:
-        return resolve_model_dir(ROOT / "model_store", "fer_cnn", "latest")
+        return resolve_model_dir(ROOT / "model_store", Settings.model_fields["model_name"].default, "latest")
     except ModelLoadError as exc:
         pytest.fail(f"{exc} (run `make export` or restore the committed model)")
 

@@ -46,8 +46,9 @@ def _isolate_from_fer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The committed fer_cnn folder the service serves by default (1.2.0-int8 now: latest, int8 variant)."""
-    return resolve_model_dir(MODEL_STORE, "fer_cnn", "latest", Settings.model_fields["model_variant"].default)
+    """The committed folder the service serves by default (fer_cnn_snap 1.0.0-int8 now: latest, int8 variant)."""
+    defaults = {name: Settings.model_fields[f"model_{name}"].default for name in ("name", "variant")}
+    return resolve_model_dir(MODEL_STORE, defaults["name"], "latest", defaults["variant"])
 
 
 @pytest.fixture(scope="session")

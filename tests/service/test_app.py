@@ -40,7 +40,7 @@ def test_create_app_gives_every_app_its_own_metrics(make_settings) -> None:
 
 def test_lifespan_serves_the_highest_version_for_latest(make_settings, model_dir: Path, tmp_path: Path) -> None:
     for version in ("0.0.1", "0.3.0", "0.12.0"):
-        shutil.copytree(model_dir, tmp_path / "fer_cnn" / version)
+        shutil.copytree(model_dir, tmp_path / model_dir.parent.name / version)  # the default model's name
     app = create_app(make_settings(model_store=tmp_path))
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
@@ -54,7 +54,7 @@ def test_lifespan_fails_startup_for_a_missing_model(make_settings, tmp_path: Pat
 
 
 def test_lifespan_fails_startup_for_a_corrupt_model(make_settings, model_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "fer_cnn" / "0.0.1"
+    copy = tmp_path / model_dir.parent.name / "0.0.1"
     shutil.copytree(model_dir, copy)
     (copy / "model.onnx").write_bytes(b"not an onnx graph")
     app = create_app(make_settings(model_store=tmp_path))
@@ -76,7 +76,7 @@ def test_service_modules_import_neither_tensorflow_nor_training() -> None:
 
 
 def test_lifespan_serves_the_int8_variant_by_default_and_the_float_model_by_setting(make_settings) -> None:  # type: ignore[no-untyped-def]
-    for variant, version in (("int8", "1.2.0-int8"), ("float", "1.2.0")):
+    for variant, version in (("int8", "1.0.0-int8"), ("float", "1.0.0")):
         with TestClient(create_app(make_settings(model_variant=variant))) as client:
             assert client.get("/v1/models").json()["models"][0]["version"] == version
     assert make_settings().model_variant == "int8"

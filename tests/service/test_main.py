@@ -40,7 +40,7 @@ def test_main_exits_non_zero_for_a_missing_model(tmp_path: Path) -> None:
 
 
 def test_main_exits_non_zero_for_a_corrupt_model(model_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "fer_cnn" / "0.0.1"
+    copy = tmp_path / model_dir.parent.name / "0.0.1"
     shutil.copytree(model_dir, copy)
     (copy / "model.onnx").write_bytes(b"\x00" * 100)
     assert_one_line_failure(run_service({"FER_MODEL_STORE": str(tmp_path)}), "sha256")

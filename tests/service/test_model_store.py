@@ -94,7 +94,7 @@ def test_create_session_checks_the_input_name_of_the_card(model_dir: Path, tmp_p
 
 
 def test_open_model_returns_a_usable_card(model_dir: Path) -> None:
-    card = open_model(model_dir.parent.parent, "fer_cnn", model_dir.name)
+    card = open_model(model_dir.parent.parent, model_dir.parent.name, model_dir.name)
     session = create_session(card, 1, 1)
     assert [i.name for i in session.get_inputs()] == ["face"]
 

@@ -12,7 +12,7 @@ from service.settings import Settings
 def test_settings_defaults_match_the_documented_values() -> None:
     settings = Settings()
     assert settings.model_store == Path("model_store")
-    assert (settings.model_name, settings.model_version, settings.model_variant) == ("fer_cnn", "latest", "int8")
+    assert (settings.model_name, settings.model_version, settings.model_variant) == ("fer_cnn_snap", "latest", "int8")
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert (settings.max_batch_size, settings.max_wait_ms, settings.max_queue) == (32, 5.0, 256)
     assert settings.max_body_bytes == 10 * 1024 * 1024

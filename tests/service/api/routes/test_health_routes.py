@@ -14,7 +14,7 @@ def test_read_readiness_reports_the_loaded_model(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
-    assert response.json()["model"]["name"] == "fer_cnn"
+    assert response.json()["model"]["name"] == "fer_cnn_snap"
 
 
 def test_read_readiness_is_503_before_the_model_is_loaded(make_settings) -> None:

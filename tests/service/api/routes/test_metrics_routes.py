@@ -45,7 +45,7 @@ def test_read_metrics_exposes_every_dashboard_metric(client: TestClient) -> None
 
 def test_read_metrics_reports_the_model_info(client: TestClient) -> None:
     version = client.get("/v1/models").json()["models"][0]["version"]
-    assert value(samples(client), "fer_model_info", name="fer_cnn", version=version) == 1.0
+    assert value(samples(client), "fer_model_info", name="fer_cnn_snap", version=version) == 1.0
 
 
 def test_read_metrics_moves_after_requests(client: TestClient, astronaut_path: Path) -> None:

@@ -24,7 +24,7 @@ def post_image(client: TestClient, data: bytes, name: str = "photo.png", **param
 def test_predict_image_returns_one_face_with_the_full_schema(client: TestClient, astronaut_path: Path) -> None:
     body = post_image(client, astronaut_path.read_bytes())
     assert set(body) == {"model", "image", "faces", "timings_ms"}
-    assert body["model"]["name"] == "fer_cnn" and body["model"]["version"]
+    assert body["model"]["name"] == "fer_cnn_snap" and body["model"]["version"]
     assert body["image"] == {"width": 384, "height": 384}
     assert set(body["timings_ms"]) == {"decode", "detect", "infer", "total"}
     [face] = body["faces"]

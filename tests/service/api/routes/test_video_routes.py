@@ -25,7 +25,7 @@ def test_predict_video_answers_json_rows_that_follow_the_planted_expressions(
     response = post_video(client, planted_clip.path.read_bytes())
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"] == {"name": "fer_cnn", "version": "1.2.0-int8"}  # the newest release's int8 variant
+    assert body["model"] == {"name": "fer_cnn_snap", "version": "1.0.0-int8"}  # the newest release's int8 variant
     video = body["video"]
     assert (video["width"], video["height"], video["fps"], video["frames"], video["sampled_frames"]) == (
         320, 160, 10.0, 24, 24,
