@@ -4,10 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-# What export, quantize and evaluate act on unless told: fer_cnn 1.2.0, stage 3's export. (The service
-# serves the default the rule in results/served-default.md picked: fer_cnn_snap 1.0.0-int8.)
-MODEL_NAME ?= fer_cnn
-MODEL_VERSION ?= 1.2.0
+# What export, quantize and evaluate act on unless told: the release the service serves by default
+# (fer_cnn_snap 1.0.0, as its int8 variant 1.0.0-int8: the rule in results/served-default.md).
+MODEL_NAME ?= fer_cnn_snap
+MODEL_VERSION ?= 1.0.0
 # Every training run checkpoints each epoch into this tracked folder, so that it continues on another
 # machine from a fresh clone (make resume RUN=<run>, docs/long-runs.md).
 CHECKPOINTS ?= results/checkpoints
@@ -131,8 +131,8 @@ ensemble: MODEL_VERSION = 1.0.0
 ensemble: prepare ## MEMBERS=a,b averaged in one ONNX graph -> model_store/fer_ensemble/1.0.0
 	$(PY) -m training.ensemble --members $(MEMBERS) --name $(MODEL_NAME) --version $(MODEL_VERSION) $(ARGS)
 
-export: RUN = fer_cnn_v1_ft2
-export: prepare ## runs/RUN -> ONNX with a parity check -> model_store/MODEL_NAME/MODEL_VERSION (stage 3 -> 1.2.0)
+export: RUN = fer_cnn_snap_ft
+export: prepare ## runs/RUN -> ONNX with a parity check -> model_store/MODEL_NAME/MODEL_VERSION (the default's stage 2)
 	$(PY) -m training.export --run runs/$(RUN) --name $(MODEL_NAME) --version $(MODEL_VERSION) $(ARGS)
 
 quantize: prepare ## int8 variant of the exported model, shipped as <version>-int8 if it loses <= 0.5 points
