@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,20 @@ def teach(
     members = [OnnxClassifier(d) for d in model_dirs]
     augment = augment or TrainConfig()
     progress = TeachProgress(checkpoint, _command_key(members, data_path, views, view_seed, augment))
+    arrays, record = teach_splits(model_dirs, members, data_path, progress)
+    if views:
+        view_arrays, record["views"] = teach_views(members, data_path, views, view_seed, augment, CHUNK, progress)
+        record["views"]["teacher_mflop_per_face_view"] = teacher_mflop(model_dirs, members)
+        arrays |= view_arrays
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def teach_splits(model_dirs: list[Path], members: list[OnnxClassifier], data_path: str, progress: TeachProgress):
+    """The teacher's probabilities on the clean faces of each split (the npz arrays), and the json's
+    record: the ensemble's and each member's PublicTest accuracy."""
     arrays: dict[str, Any] = {}
     record: dict[str, Any] = {"members": [], "splits": list(SPLITS)}
     for split in SPLITS:
@@ -84,14 +99,7 @@ def teach(
             record["publictest_accuracy"] = _accuracy(labels, probs)
             for d, member, member_probs in zip(model_dirs, members, each, strict=True):
                 record["members"].append(_describe(d, member, _accuracy(labels, member_probs)))
-    if views:
-        view_arrays, record["views"] = teach_views(members, data_path, views, view_seed, augment, CHUNK, progress)
-        record["views"]["teacher_mflop_per_face_view"] = teacher_mflop(model_dirs, members)
-        arrays |= view_arrays
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return arrays, record
 
 
 def teach_views(
@@ -110,9 +118,9 @@ def teach_views(
     pre = shared_preprocessing(members, data_path)
     raw, _ = load_raw_split(data_path, "Training")
     gap = progress.get("flip_gap")
-    if gap is None:
-        gap = np.float64(flip_gap(lambda x: mean_probs(members, x), members[0].model_input(raw[:chunk])))
-        progress.put("flip_gap", gap)
+    if gap is None:  # on the first chunk's clean faces
+        x = members[0].model_input(raw[:chunk])
+        gap = progress.put("flip_gap", np.float64(flip_gap(partial(mean_probs, members), x)))
     augmenter = view_augmenter(cfg, seed)
     faces = np.empty((count, len(raw), pre.size, pre.size), np.uint8)
     probs = progress.get("Training_view_probs")
@@ -130,12 +138,17 @@ def teach_views(
         progress.put("Training_view_probs", probs, view_faces_done=np.int64(end), view_seconds=np.float64(seconds))
         rate = 1000 * seconds / (count * end)
         print(f"views: {count * end:,} of {count * len(raw):,} face-views, {rate:.2f} s per 1,000", flush=True)
-    augmentation = {name: getattr(cfg, name) for name in AUGMENTATION}
-    record = {"count": count, "seed": seed, "chunk": chunk, "faces": len(raw), "augmentation": augmentation}
-    record |= {"flip_mean_abs_gap": float(gap), "flip_invariant": bool(gap < FLIP_TOLERANCE)}
-    # The teacher's own seconds, summed over every run that taught part of the file.
-    record["seconds_per_1000_face_views"] = round(1000 * seconds / (count * len(raw)), 3)
+    record = {"count": count, "seed": seed, "chunk": chunk, "faces": len(raw)}
+    record |= _views_made(cfg, float(gap), 1000 * seconds / (count * len(raw)))
     return {"Training_views": faces, "Training_view_probs": probs}, record
+
+
+def _views_made(cfg: TrainConfig, gap: float, seconds_per_1000: float) -> dict:
+    """How the views were made: their augmentation, whether the teacher averages its flip, and the
+    teacher's own seconds per 1,000 face-views (summed over every run that taught part of the file)."""
+    augmentation = {name: getattr(cfg, name) for name in AUGMENTATION}
+    flip = {"flip_mean_abs_gap": gap, "flip_invariant": gap < FLIP_TOLERANCE}
+    return {"augmentation": augmentation} | flip | {"seconds_per_1000_face_views": round(seconds_per_1000, 3)}
 
 
 def shared_preprocessing(members: list[OnnxClassifier], data_path: str) -> PreprocessConfig:
