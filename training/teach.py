@@ -23,7 +23,6 @@ stopped: an ensemble with test-time views takes hours on this CPU (training.teac
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from functools import partial
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
 from training.config import TrainConfig, parse_args
 from training.evaluate import OnnxClassifier, load_raw_split
@@ -170,7 +170,7 @@ def teacher_mflop(model_dirs: list[Path], members: list[OnnxClassifier]) -> floa
 
 def _command_key(members: list[OnnxClassifier], data_path: str, views: int, seed: int, augment: TrainConfig) -> dict:
     """What makes a teach command's outputs: a checkpoint saved by any other is refused."""
-    digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
+    digest = sha256_of(Path(data_path))
     augmentation = {name: getattr(augment, name) for name in AUGMENTATION}
     teacher = [member.meta["onnx"]["sha256"] for member in members]
     return {"members": teacher, "data": digest, "views": views, "view_seed": seed, "chunk": CHUNK} | augmentation

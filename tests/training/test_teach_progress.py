@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import training.teach
+from tests.support.npz import npz_arrays
 from training.config import TrainConfig
 from training.teach import teach
 
@@ -44,11 +45,6 @@ def counting_teacher(monkeypatch, stop_at: int | None = None) -> list[int]:
     return calls
 
 
-def stored(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {name: data[name] for name in data.files}
-
-
 def run(prepared_sample, out: Path, checkpoint: Path | None, seed: int = 3) -> dict:
     return teach(TEACHER, str(prepared_sample), out, VIEWS, seed, AUGMENT, checkpoint)
 
@@ -61,11 +57,11 @@ def test_an_interrupted_teach_continues_to_the_same_file(prepared_sample, tmp_pa
     with pytest.raises(Interrupted):
         run(prepared_sample, tmp_path / "resumed.npz", checkpoint)
     assert not (tmp_path / "resumed.npz").exists() and checkpoint.is_file()
-    assert int(stored(checkpoint)["view_faces_done"]) == 32  # two chunks of 16 were saved
+    assert int(npz_arrays(checkpoint)["view_faces_done"]) == 32  # two chunks of 16 were saved
     calls = counting_teacher(monkeypatch)
     resumed = run(prepared_sample, tmp_path / "resumed.npz", checkpoint)
     assert calls == [16, 16, 16, 16, 6, 6]  # chunks 3-5, each on both views; no flip check again
-    first, second = stored(tmp_path / "straight.npz"), stored(tmp_path / "resumed.npz")
+    first, second = npz_arrays(tmp_path / "straight.npz"), npz_arrays(tmp_path / "resumed.npz")
     assert first.keys() == second.keys() and all(np.array_equal(first[k], second[k]) for k in first)
     untimed = [{k: v for k, v in r["views"].items() if k != "seconds_per_1000_face_views"} for r in (straight, resumed)]
     assert untimed[0] == untimed[1] and straight["members"] == resumed["members"]
@@ -79,7 +75,7 @@ def test_a_finished_checkpoint_remakes_the_file_without_the_teacher(prepared_sam
     monkeypatch.setattr(training.teach, "ensemble_probs", lambda *_: pytest.fail("the clean splits were taught again"))
     run(prepared_sample, tmp_path / "again.npz", checkpoint)
     assert calls == []
-    first, again = stored(tmp_path / "first.npz"), stored(tmp_path / "again.npz")
+    first, again = npz_arrays(tmp_path / "first.npz"), npz_arrays(tmp_path / "again.npz")
     assert all(np.array_equal(first[k], again[k]) for k in first)
 
 

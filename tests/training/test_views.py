@@ -13,6 +13,7 @@ import pytest
 
 from service.preprocessing import PreprocessConfig, to_model_input
 from tests.support.configs import tiny_config
+from tests.support.npz import npz_arrays
 from training.config import TrainConfig
 from training.distill import kd_targets
 from training.evaluate import OnnxClassifier, load_raw_split
@@ -32,15 +33,10 @@ def float32_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
-def stored(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {name: data[name] for name in data.files}
-
-
 def test_the_views_file_holds_k_augmented_views_and_the_teacher_on_each(views_teacher, prepared_sample):
     path, record = views_teacher
-    arrays = stored(path)
-    clean = stored(prepared_sample)["Training_x"]
+    arrays = npz_arrays(path)
+    clean = npz_arrays(prepared_sample)["Training_x"]
     views, probs = arrays["Training_views"], arrays["Training_view_probs"]
     assert views.shape == (2, 70, 48, 48) and views.dtype == np.uint8 and probs.shape == (2, 70, 7)
     gaps = [np.abs(views[k].astype(int) - clean).mean(axis=(1, 2)) for k in (0, 1)]
@@ -65,7 +61,7 @@ def test_the_same_command_makes_the_same_file(views_teacher, prepared_sample, tm
     again = tmp_path / "teacher.npz"
     where = ["--models", ",".join(str(d) for d in TEACHERS), "--data", str(prepared_sample), "--out", str(again)]
     main([*where, "--views", "2", "--view_seed", "3", "--zoom", "0.2"])
-    first, second = stored(path), stored(again)
+    first, second = npz_arrays(path), npz_arrays(again)
     assert first.keys() == second.keys() and all(np.array_equal(first[k], second[k]) for k in first)
     rerun = json.loads(again.with_suffix(".json").read_text())
 
@@ -81,7 +77,7 @@ def test_the_views_depend_on_the_seed_not_on_the_teacher(views_teacher, prepared
     int8 = [OnnxClassifier(TEACHERS[1])]
     same, _ = teach_views(int8, str(prepared_sample), 2, 3, STUDENT_AUGMENT)
     other, _ = teach_views(int8, str(prepared_sample), 2, 4, STUDENT_AUGMENT)
-    np.testing.assert_array_equal(same["Training_views"], stored(path)["Training_views"])
+    np.testing.assert_array_equal(same["Training_views"], npz_arrays(path)["Training_views"])
     assert np.abs(other["Training_views"].astype(int) - same["Training_views"]).mean() > 10
 
 
