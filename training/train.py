@@ -37,7 +37,7 @@ from training.checkpoint import (
     resumable_state,
     start_weights,
 )
-from training.config import TrainConfig, parse_args
+from training.config import TrainConfig, bf16_is_faster, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
 from training.labels import LABELS
 from training.model import build_model, build_training_model
@@ -231,8 +231,10 @@ def main(argv: list[str] | None = None) -> None:
         if len(argv) != 2:
             raise SystemExit("usage: python -m training.train --resume <checkpoint folder> (the run's own config)")
         folder = Path(argv[1])
-        # The run continues in the folder it was given, wherever the checkout is.
-        cfg = replace(TrainConfig.from_dict(read_state(folder)["config"]), checkpoint_dir=str(folder.parent))
+        # The run continues in the folder it was given, wherever the checkout is, and in the precision
+        # measured faster on this host: a run started where bfloat16 is native crawls where it is emulated.
+        saved = TrainConfig.from_dict(read_state(folder)["config"])
+        cfg = replace(saved, checkpoint_dir=str(folder.parent), mixed_precision=bf16_is_faster())
         if cfg.name != folder.name:
             raise SystemExit(f"{folder} holds run {cfg.name!r}: its folder must keep the run's name")
     else:
