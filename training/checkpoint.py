@@ -34,6 +34,7 @@ from training.config import TrainConfig
 CHECKPOINT_FILE = "checkpoint.npz"
 STATE_FILE = "state.json"
 PROGRESS_FILE = "progress.csv"
+# host: the device and its compute precision, e.g. "AMD EPYC, bfloat16".
 PROGRESS_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "host"]
 # Counters that EarlyStopping, ModelCheckpoint and ReduceLROnPlateau reset in on_train_begin.
 CALLBACK_COUNTERS = ("wait", "best", "cooldown_counter")
@@ -236,7 +237,8 @@ class Checkpointing(keras.callbacks.Callback):
         rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         row = {key: f"{logs[key]:.6f}" for key in PROGRESS_FIELDS[1:5] if key in logs}
         row |= {"epoch": epoch, "learning_rate": f"{float(rate):.3e}", "seconds": round(seconds, 1)}
-        row["host"] = training_device()
+        # The precision too: a run resumed on another host may change it (training.train's --resume).
+        row["host"] = f"{training_device()}, {keras.mixed_precision.global_policy().compute_dtype}"
         new = not path.is_file()
         with path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, PROGRESS_FIELDS)

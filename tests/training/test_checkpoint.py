@@ -84,6 +84,8 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     assert max_weight_gap(a, stored_arrays(train_and_return(first_weights))) > 100 * tolerance
     rows = read_progress(resumed.checkpoint_path)
     assert [row["epoch"] for row in rows] == ["0", "1"]
+    precision = "bfloat16" if resumed.mixed_precision else "float32"
+    assert all(row["host"].endswith(f", {precision}") for row in rows)
     straight_rows = read_progress(straight.checkpoint_path)
     assert [row["val_accuracy"] for row in rows] == [row["val_accuracy"] for row in straight_rows]
 
