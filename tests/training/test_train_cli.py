@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ def saved_run(tmp_path: Path, mixed_precision: bool) -> Path:
     """A checkpoint folder as another machine committed it (only its state file matters here)."""
     folder = tmp_path / "committed" / "member"
     folder.mkdir(parents=True)
-    cfg = replace(TrainConfig(name="member", seed=10, epochs=32), mixed_precision=mixed_precision)
+    cfg = TrainConfig(name="member", seed=10, epochs=32, mixed_precision=mixed_precision)
     (folder / STATE_FILE).write_text(json.dumps({"config": asdict(cfg), "epoch": 26}))
     return folder
 
