@@ -122,7 +122,7 @@ distill: RUN = student_vgg16
 distill: prepare ## fer_lite 1.0.0's recipe: the light student on the TEACHERS' cached probabilities and the labels
 	$(PY) -m training.teach --models $(TEACHERS) --out data/processed/teacher.npz $(STUDENT_AUGMENT) $(TEACH_ARGS) \
 		--checkpoint $(CHECKPOINTS)/$(RUN)-teacher.npz
-	$(if $(wildcard $(CHECKPOINTS)/$(RUN)/state.json),$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN),\
+	$(if $(wildcard $(CHECKPOINTS)/$(RUN)/checkpoint.npz),$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN),\
 		$(TRAIN) --name $(RUN) $(STUDENT_ARGS) $(if $(filter --views%,$(TEACH_ARGS)),--teacher_views true) $(ARGS))
 
 MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0

@@ -5,10 +5,14 @@ so a run writes, at the end of every epoch, one folder that holds all it needs t
 
     checkpoint.npz   model weights (float32), optimizer state (moments in bfloat16 by default, as
                      uint16 bit patterns: half the bytes, float32's range), the random generators'
-                     states of augmentation and dropout
-    state.json       epochs done, optimizer step, the config, the stateful callbacks' counters
+                     states of augmentation and dropout, and the run's state: epochs done,
+                     optimizer step, the config, the stateful callbacks' counters
+    state.json       a readable copy of that state
     progress.csv     one row per epoch: loss and accuracy on Training and PublicTest, learning
                      rate, wall seconds, host
+
+The checkpoint is replaced in one atomic step, so a machine that goes at any moment leaves one
+whole epoch's checkpoint, and a resume drops a progress row written for an epoch it does not hold.
 
 The data order is not state: each epoch's permutation is drawn from ``(seed, epoch)``
 (``EpochBatches``), so the batches after a resume are those an uninterrupted run would have seen.
@@ -17,10 +21,8 @@ An epoch cut short is done again from its start.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +32,13 @@ import numpy as np
 from keras.src.random.seed_generator import SeedGenerator
 
 from training.config import TrainConfig
+from training.host import training_device
+from training.progress import PROGRESS_FIELDS, append_progress, trim_progress
 
 CHECKPOINT_FILE = "checkpoint.npz"
 STATE_FILE = "state.json"
-PROGRESS_FILE = "progress.csv"
-# host: the device and its compute precision, e.g. "AMD EPYC, bfloat16".
-PROGRESS_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "host"]
+# The run's state inside checkpoint.npz: the one that resumes (state.json is written after it).
+STATE_ARRAY = "state_json"
 # Counters that EarlyStopping, ModelCheckpoint and ReduceLROnPlateau reset in on_train_begin.
 CALLBACK_COUNTERS = ("wait", "best", "cooldown_counter")
 
@@ -59,9 +62,12 @@ def seed_generators(model: keras.Model) -> list[SeedGenerator]:
     return found
 
 
-def save_checkpoint(model: keras.Model, path: Path, moments: str = "bfloat16") -> None:
-    """Weights, optimizer variables and generator states into one .npz, written atomically."""
+def save_checkpoint(model: keras.Model, path: Path, moments: str = "bfloat16", state: dict | None = None) -> None:
+    """Weights, optimizer variables, generator states and the run's state into one .npz, written
+    atomically: whenever the machine goes, the file on disk is one whole epoch's."""
     arrays = {f"weight_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.weights)}
+    if state is not None:
+        arrays[STATE_ARRAY] = np.array(json.dumps(state))  # a unicode array: np.load reads it without pickle
     for i, variable in enumerate(model.optimizer.variables):
         value = keras.ops.convert_to_numpy(variable)
         packed = moments == "bfloat16" and value.dtype == np.float32 and value.ndim > 0
@@ -118,52 +124,18 @@ def restore_checkpoint(model: keras.Model, path: Path) -> None:
 
 
 def read_state(directory: Path) -> dict:
+    """The state saved with the checkpoint itself; state.json for checkpoints written before it was."""
+    checkpoint = Path(directory) / CHECKPOINT_FILE
+    if checkpoint.is_file():
+        with np.load(checkpoint) as data:
+            if STATE_ARRAY in data.files:
+                return json.loads(str(data[STATE_ARRAY]))
     return json.loads((Path(directory) / STATE_FILE).read_text())
-
-
-def progress_timing(directory: Path) -> dict:
-    """Wall seconds, epochs and hosts of a run, from its progress log (every machine it was on)."""
-    progress = read_progress(directory)
-    return {
-        "wall_time_s": round(sum(float(row["seconds"]) for row in progress)),
-        "epochs": len(progress),
-        "hosts": sorted({row["host"] for row in progress}),
-    }
-
-
-def read_progress(directory: Path) -> list[dict]:
-    path = Path(directory) / PROGRESS_FILE
-    if not path.is_file():
-        return []
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
-
-
-def cpu_model() -> str:
-    """The CPU's model name (platform.processor() is often just the architecture)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def training_device() -> str:
-    """What ran the epochs, for progress.csv's host column: the GPU's name when JAX trains on one
-    ("NVIDIA H200"), else the CPU's model."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        device = jax.devices()[0]
-        if device.platform != "cpu":
-            return str(device.device_kind)
-    return cpu_model()
 
 
 def resumable_state(cfg: TrainConfig, resume: bool) -> dict | None:
     """The saved state to continue from, or None for a new run (which must not overwrite one)."""
-    found = (cfg.checkpoint_path / STATE_FILE).is_file()
+    found = any((cfg.checkpoint_path / name).is_file() for name in (STATE_FILE, CHECKPOINT_FILE))
     if resume and not found:
         raise FileNotFoundError(f"no checkpoint to resume in {cfg.checkpoint_path}")
     if found and not resume:
@@ -174,6 +146,7 @@ def resumable_state(cfg: TrainConfig, resume: bool) -> dict | None:
     if not resume:
         return None
     state = read_state(cfg.checkpoint_path)
+    trim_progress(cfg.checkpoint_path, state["epoch"])
     if not (cfg.run_dir / "best.weights.h5").is_file():  # another machine: the best weights so far are gone,
         state["callbacks"].pop("best", None)  # so "best" starts again from the resume
     print(f"resuming {cfg.name} after epoch {state['epoch']} (step {state['step']})", flush=True)
@@ -220,9 +193,8 @@ class Checkpointing(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.time() - self.started
-        save_checkpoint(self.model, self.directory / CHECKPOINT_FILE, self.moments)
-        self._append_progress(epoch, logs or {}, seconds)
+        # The row first, then the checkpoint and its state in one atomic write (see the module's doc).
+        self._append_progress(epoch, logs or {}, time.time() - self.started)
         state = {
             "epoch": epoch + 1,
             "step": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
@@ -230,21 +202,16 @@ class Checkpointing(keras.callbacks.Callback):
             "callbacks": {key: self._counters(callback) for key, callback in self.stateful.items()},
             "config": self.config,
         }
+        save_checkpoint(self.model, self.directory / CHECKPOINT_FILE, self.moments, state)
         (self.directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
     def _append_progress(self, epoch: int, logs: dict, seconds: float) -> None:
-        path = self.directory / PROGRESS_FILE
         rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         row = {key: f"{logs[key]:.6f}" for key in PROGRESS_FIELDS[1:5] if key in logs}
         row |= {"epoch": epoch, "learning_rate": f"{float(rate):.3e}", "seconds": round(seconds, 1)}
         # The precision too: a run resumed on another host may change it (training.train's --resume).
         row["host"] = f"{training_device()}, {keras.mixed_precision.global_policy().compute_dtype}"
-        new = not path.is_file()
-        with path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, PROGRESS_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_progress(self.directory, row)
 
     @staticmethod
     def _counters(callback) -> dict:

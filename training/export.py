@@ -20,13 +20,14 @@ import numpy as np
 
 from service.model_store import sha256_of
 from service.preprocessing import PreprocessConfig, to_model_input
-from training.checkpoint import progress_timing, read_state
+from training.checkpoint import read_state
 from training.config import TrainConfig
 from training.flops import count_macs
 from training.labels import LABELS
 from training.model import INPUT_SHAPE
 from training.precise_bn import recalibrate
 from training.prepare import load_prepared
+from training.progress import progress_timing
 from training.train import load_classifier
 
 INPUT_NAME, OUTPUT_NAME = "face", "probs"

@@ -27,11 +27,8 @@ from service.preprocessing import PreprocessConfig, to_model_input
 from training.callbacks import PerClassValidation, plot_curves, tensorflow_backend
 from training.checkpoint import (
     CHECKPOINT_FILE,
-    PROGRESS_FILE,
     Checkpointing,
     EpochBatches,
-    cpu_model,
-    progress_timing,
     read_state,
     restore_checkpoint,
     resumable_state,
@@ -39,10 +36,12 @@ from training.checkpoint import (
 )
 from training.config import TrainConfig, bf16_is_faster, parse_args
 from training.distill import DistillationLoss, accuracy_metric, kd_targets, load_teacher
+from training.host import cpu_model
 from training.labels import LABELS
 from training.model import build_model, build_training_model
 from training.pairing import PairedBatches, Partners, build_paired_model, load_partners, paired_loss_and_metrics
 from training.prepare import load_prepared
+from training.progress import PROGRESS_FILE, progress_timing
 from training.views import TeacherViews, ViewBatches, load_views
 
 

@@ -13,14 +13,16 @@ from tests.support.configs import tiny_config
 from training import checkpoint
 from training.checkpoint import (
     CHECKPOINT_FILE,
+    STATE_ARRAY,
     STATE_FILE,
     Checkpointing,
     from_bfloat16_bits,
-    read_progress,
+    read_state,
     resumable_state,
     to_bfloat16_bits,
 )
 from training.config import TrainConfig
+from training.progress import read_progress
 from training.train import main, train
 
 pytestmark = pytest.mark.slow
@@ -150,3 +152,39 @@ def test_resume_keeps_the_best_weights_counter_only_where_those_weights_are(tmp_
     cfg.run_dir.mkdir(parents=True)
     (cfg.run_dir / "best.weights.h5").write_bytes(b"")  # the same machine: a later epoch must beat 0.5
     assert resumable_state(cfg, resume=True)["callbacks"] == counters
+
+
+def test_the_state_saved_inside_the_checkpoint_wins_over_a_stale_state_file(tmp_path):
+    # The machine went after the checkpoint was replaced and before state.json was rewritten.
+    arrays = {"weight_0": np.zeros(2, np.float32), STATE_ARRAY: np.array(json.dumps({"epoch": 3, "step": 9}))}
+    np.savez(tmp_path / CHECKPOINT_FILE, **arrays)
+    (tmp_path / STATE_FILE).write_text(json.dumps({"epoch": 2, "step": 6}))
+    assert read_state(tmp_path) == {"epoch": 3, "step": 9}
+
+
+def test_a_checkpoint_written_before_it_held_its_state_reads_the_state_file(tmp_path):
+    np.savez(tmp_path / CHECKPOINT_FILE, weight_0=np.zeros(2, np.float32))
+    (tmp_path / STATE_FILE).write_text(json.dumps({"epoch": 2, "step": 6}))
+    assert read_state(tmp_path) == {"epoch": 2, "step": 6}
+
+
+def test_a_machine_gone_between_the_progress_row_and_the_checkpoint_logs_that_epoch_once(
+    prepared_sample, tmp_path, monkeypatch
+):
+    cfg = sample_config(prepared_sample, tmp_path, "cut", "float32")
+    saved, calls = checkpoint.save_checkpoint, []
+
+    def second_save_never_happens(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MachineReclaimed
+        saved(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, "save_checkpoint", second_save_never_happens)
+        with pytest.raises(MachineReclaimed):
+            train(cfg, verbose=0)
+    assert [row["epoch"] for row in read_progress(cfg.checkpoint_path)] == ["0", "1"]  # epoch 1's row, no checkpoint
+    main(["--resume", str(cfg.checkpoint_path)])
+    assert [row["epoch"] for row in read_progress(cfg.checkpoint_path)] == ["0", "1"]
+    assert read_state(cfg.checkpoint_path)["epoch"] == 2

@@ -13,9 +13,9 @@ import sys
 import keras
 
 from training.callbacks import StopBeforeDeadline
-from training.checkpoint import training_device
 from training.config import parse_args
 from training.gpu.pack import STOPPED_FOR_TIME
+from training.host import training_device
 from training.train import train
 
 
