@@ -26,12 +26,7 @@ def read_progress(directory: Path) -> list[dict]:
 def append_progress(directory: Path, row: dict) -> None:
     path = Path(directory) / PROGRESS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)  # the first epoch's row comes before its checkpoint
-    new = not path.is_file()
-    with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, PROGRESS_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    _write_rows(path, "a", [row], header=not path.is_file())
 
 
 def trim_progress(directory: Path, epochs_done: int) -> None:
@@ -39,15 +34,19 @@ def trim_progress(directory: Path, epochs_done: int) -> None:
     written and before its checkpoint was, so that epoch is trained, and logged, again."""
     rows = read_progress(directory)
     kept = [row for row in rows if int(row["epoch"]) < epochs_done]
-    if len(kept) == len(rows):
-        return
-    path = Path(directory) / PROGRESS_FILE
-    partial = path.with_suffix(".partial.csv")
-    with partial.open("w", newline="") as handle:
+    if len(kept) < len(rows):
+        path = Path(directory) / PROGRESS_FILE
+        partial = path.with_suffix(".partial.csv")
+        _write_rows(partial, "w", kept, header=True)
+        os.replace(partial, path)
+
+
+def _write_rows(path: Path, mode: str, rows: list[dict], header: bool) -> None:
+    with path.open(mode, newline="") as handle:
         writer = csv.DictWriter(handle, PROGRESS_FIELDS)
-        writer.writeheader()
-        writer.writerows(kept)
-    os.replace(partial, path)
+        if header:
+            writer.writeheader()
+        writer.writerows(rows)
 
 
 def progress_timing(directory: Path) -> dict:
