@@ -24,7 +24,8 @@ SHIPPED = [
     ("fer_cnn_pair", "1.0.0"),  # an ensemble member, servable by name
     ("fer_cnn_snap2", "1.0.0"),  # an ensemble member, servable by name
     *[("fer_cnn_snap", version) for version in ("1.0.0", "1.0.0-int8")],  # the default (int8) and a member
-    *[("fer_ensemble", version) for version in ("1.0.0", "1.0.0-int8")],  # the teacher: 3 members x 5 views
+    *[("fer_ensemble", version) for version in ("1.0.0", "1.0.0-int8")],  # 3 members x 5 views
+    *[("fer_ensemble", version) for version in ("1.1.0", "1.1.0-int8")],  # the teacher: 4 members
 ]
 
 
