@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.configs import tiny_config
 from training import checkpoint
+from training import train as train_module
 from training.checkpoint import (
     CHECKPOINT_FILE,
     STATE_ARRAY,
@@ -23,7 +24,6 @@ from training.checkpoint import (
 )
 from training.config import TrainConfig
 from training.progress import read_progress
-from training import train as train_module
 from training.train import main, train
 
 pytestmark = pytest.mark.slow
