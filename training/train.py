@@ -163,6 +163,9 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
         verbose=verbose,
         callbacks=callbacks,
     )
+    if not (cfg.run_dir / "last.weights.h5").is_file():
+        # A resume with no epoch left (the run ended on a machine that is gone): its checkpoint holds the last weights.
+        model.save_weights(str(cfg.run_dir / "last.weights.h5"))
     finish_run(cfg)
     return load_classifier(cfg.run_dir)
 

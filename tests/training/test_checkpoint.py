@@ -24,7 +24,7 @@ from training.checkpoint import (
 )
 from training.config import TrainConfig
 from training.progress import read_progress
-from training.train import main, train
+from training.train import load_classifier, main, train
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +129,21 @@ def straight_and_resumed(prepared_sample, tmp_path, monkeypatch, **overrides) ->
 def train_and_return(cfg: TrainConfig) -> TrainConfig:
     train(cfg, verbose=0)
     return cfg
+
+
+def test_a_run_finished_on_a_machine_that_is_gone_gets_its_last_weights_back_from_its_checkpoint(
+    prepared_sample, tmp_path, monkeypatch
+):
+    cfg = sample_config(prepared_sample, tmp_path, "finished", "float32")
+    train(cfg, verbose=0)
+    faces = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
+    before = load_classifier(cfg.run_dir, "last.weights.h5").predict(faces, verbose=0)
+    shutil.rmtree(cfg.run_dir)  # a new machine has only what was committed
+    monkeypatch.setattr(train_module, "bf16_is_faster", lambda: cfg.mixed_precision)
+    main(["--resume", str(cfg.checkpoint_path)])
+    after = load_classifier(cfg.run_dir, "last.weights.h5").predict(faces, verbose=0)
+    assert np.abs(after - before).max() < 1e-6
+    assert [row["epoch"] for row in read_progress(cfg.checkpoint_path)] == ["0", "1"]  # no epoch trained again
 
 
 def test_new_run_refuses_to_overwrite_a_checkpoint(prepared_sample, tmp_path):
