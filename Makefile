@@ -149,9 +149,9 @@ fit-framing: prepare ## each detector's FER-2013 framing, fitted on planted Trai
 
 # Benchmarks only measure, into build/bench/results/ (git-ignored); RECORD=1 writes the committed results/
 # files instead and regenerates the docs built from them. SUITE is a module of bench/ (none: python -m bench).
-# The default suite and the pipeline evaluation read the prepared data.
-BENCH_DATA = $(if $(filter-out eval_pipeline,$(SUITE)),,data/processed/fer2013.npz)
-bench: install-dev $(BENCH_DATA) ## model, pipeline, service figures (SUITE=load|mixed_load|eval_pipeline|stream_follow|cluster; RECORD=1)
+# The default suite, the pipeline evaluation and the student widths' probe read the prepared data.
+BENCH_DATA = $(if $(filter-out eval_pipeline student_widths,$(SUITE)),,data/processed/fer2013.npz)
+bench: install-dev $(BENCH_DATA) ## model, pipeline, service figures (SUITE=load|mixed_load|eval_pipeline|stream_follow|cluster|student_widths; RECORD=1)
 	BENCH_RECORD=$(RECORD) $(PY) -m bench$(if $(SUITE),.$(SUITE)) $(ARGS)
 
 clean: ## remove the venv, build outputs and caches
