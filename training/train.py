@@ -163,10 +163,7 @@ def train(cfg: TrainConfig, verbose: int | str = "auto", resume: bool = False, e
         verbose=verbose,
         callbacks=callbacks,
     )
-    if not (cfg.run_dir / "last.weights.h5").is_file():
-        # A resume with no epoch left (the run ended on a machine that is gone): its checkpoint holds the last weights.
-        model.save_weights(str(cfg.run_dir / "last.weights.h5"))
-    finish_run(cfg)
+    finish_run(cfg, model)
     return load_classifier(cfg.run_dir)
 
 
@@ -191,8 +188,11 @@ def compiled_models(cfg: TrainConfig, steps_per_epoch: int) -> tuple[keras.Model
     return classifier, model
 
 
-def finish_run(cfg: TrainConfig) -> None:
+def finish_run(cfg: TrainConfig, model: keras.Model) -> None:
     """Timing and curves from the progress log, which spans every machine the run was on."""
+    if not (cfg.run_dir / "last.weights.h5").is_file():
+        # A resume with no epoch left (the run ended on a machine that is gone): its checkpoint holds the last weights.
+        model.save_weights(str(cfg.run_dir / "last.weights.h5"))
     timing = progress_timing(cfg.checkpoint_path)
     print(f"training took {timing['wall_time_s']} s over {timing['epochs']} epochs", flush=True)
     facts = host_facts(timing["wall_time_s"]) | {"hosts": timing["hosts"]}
