@@ -140,10 +140,11 @@ def run_record(run_dir: Path) -> dict:
 
 def start_record(start: Path, runs_dir: str) -> dict:
     """The stage a run started from: its checkpoint folder, or its run folder, which is also where to
-    look once that checkpoint folder is deleted (a finished stage's is, docs/long-runs.md)."""
+    look once that checkpoint folder is deleted (a finished stage's is, docs/long-runs.md). ``start`` is
+    that folder or a weights file in one of them; both folders carry the run's name."""
     if start.is_dir():
         return checkpoint_record(start)
-    for folder in (start.parent, Path(runs_dir) / start.name):
+    for folder in (start.parent, Path(runs_dir) / start.name, Path(runs_dir) / start.parent.name):
         if (folder / "config.json").is_file():
             return run_record(folder)
     return {"init_weights": str(start), "record": "none left on the machine that exported"}

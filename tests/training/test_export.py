@@ -30,6 +30,14 @@ def test_a_stage_started_from_weights_names_their_run(tmp_path: Path) -> None:
     assert run_record(stage2)["initialised_from"]["config"]["name"] == "stage1"
 
 
+def test_a_stage_started_from_weights_in_its_checkpoint_folder_is_found_in_its_run_folder(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs / "stage1", "stage1")
+    best = tmp_path / "checkpoints" / "stage1" / "best.weights.h5"  # committed beside the checkpoint, no config
+    stage2 = write_run(runs / "stage2", "stage2", str(best))
+    assert run_record(stage2)["initialised_from"]["run"] == str(runs / "stage1")
+
+
 def test_a_start_with_no_record_left_says_so(tmp_path: Path) -> None:
     gone = str(tmp_path / "checkpoints" / "stage1")
     stage2 = write_run(tmp_path / "runs" / "stage2", "stage2", gone)
