@@ -42,6 +42,7 @@ class TrainConfig:
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
     residual: bool = False  # a projected shortcut around each block's convolutions (ResNet-style)
+    rep_branches: bool = False  # RepVGG: 1x1 and identity branches beside each 3x3 conv, folded at export
     bn_momentum: float = 0.99  # BatchNorm moving-average momentum (Keras default); export re-estimates it anyway
     head: Head = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
     dense_units: int = 256  # hidden dense layer before softmax; 0 for none

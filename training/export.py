@@ -28,6 +28,7 @@ from training.model import INPUT_SHAPE
 from training.precise_bn import recalibrate
 from training.prepare import load_prepared
 from training.progress import progress_timing
+from training.reparam import fold_branches
 from training.train import load_classifier
 
 INPUT_NAME, OUTPUT_NAME = "face", "probs"
@@ -159,8 +160,11 @@ def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float
     return float((model.predict(faces, batch_size=512, verbose=0).argmax(1) == labels).mean())
 
 
-def select_variant(classifier: keras.Model, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
-    """Choose precise-BN and flip-TTA on PublicTest accuracy (never on PrivateTest)."""
+def select_variant(
+    classifier: keras.Model, data, bn_images: int, tta: str, cfg: TrainConfig | None = None
+) -> tuple[keras.Model, dict]:
+    """Choose precise-BN and flip-TTA on PublicTest accuracy (never on PrivateTest); a network trained
+    with RepVGG branches (``cfg.rep_branches``) is folded into its plain form in between."""
     (xt, _), (xv, yv) = data
     choice: dict = {"publictest_accuracy_as_trained": accuracy(classifier, xv, yv)}
     if bn_images:
@@ -171,6 +175,9 @@ def select_variant(classifier: keras.Model, data, bn_images: int, tta: str) -> t
         choice["precise_bn"] = choice["publictest_accuracy_precise_bn"] > choice["publictest_accuracy_as_trained"]
         if not choice["precise_bn"]:
             classifier.set_weights(trained)
+    if cfg is not None and cfg.rep_branches:
+        classifier = fold_branches(classifier, cfg, xv[:512])
+        choice["rep_branches"] = "folded into the 3x3 convolutions (training.reparam)"
     model = classifier
     if tta != "none":
         flipped = with_flip_tta(classifier)
@@ -185,9 +192,10 @@ def select_variant(classifier: keras.Model, data, bn_images: int, tta: str) -> t
 def best_candidate(run_dir: Path, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
     """The best of the run's best-epoch and last-epoch weights, each with its chosen variant."""
     found = [name for name in ("best.weights.h5", "last.weights.h5") if (run_dir / name).is_file()]
+    cfg = TrainConfig.load(run_dir / "config.json")
     results = []
     for name in found:
-        model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta)
+        model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta, cfg)
         choice = {"weights": name, **choice, "publictest_accuracy": accuracy(model, *data[1])}
         print(f"candidate {choice}")
         results.append((model, choice))
