@@ -23,6 +23,7 @@ SHIPPED = [
     *[("fer_lite", version) for version in ("1.0.0", "1.0.0-int8")],
     *[("fer_lite", version) for version in ("2.0.0", "2.0.0-int8")],  # the student of fer_ensemble 1.1.0-int8
     *[("fer_lite", version) for version in ("2.1.0", "2.1.0-int8")],  # the same teacher, wider last block
+    *[("fer_lite", version) for version in ("2.2.0", "2.2.0-int8")],  # 2.1.0's second cycle, no dropout
     ("fer_cnn_pair", "1.0.0"),  # an ensemble member, servable by name
     ("fer_cnn_snap2", "1.0.0"),  # an ensemble member, servable by name
     *[("fer_cnn_snap", version) for version in ("1.0.0", "1.0.0-int8")],  # the default (int8) and a member
@@ -46,6 +47,7 @@ LIGHT = [
     ("1.0.0", "fer_cnn", "1.1.0"),
     ("2.0.0", "fer_ensemble", "1.1.0-int8"),
     ("2.1.0", "fer_ensemble", "1.1.0-int8"),
+    ("2.2.0", "fer_ensemble", "1.1.0-int8"),
 ]  # each light release, its teacher
 
 
