@@ -189,10 +189,9 @@ def select_variant(
     return model, choice
 
 
-def best_candidate(run_dir: Path, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
+def best_candidate(run_dir: Path, cfg: TrainConfig, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
     """The best of the run's best-epoch and last-epoch weights, each with its chosen variant."""
     found = [name for name in ("best.weights.h5", "last.weights.h5") if (run_dir / name).is_file()]
-    cfg = TrainConfig.load(run_dir / "config.json")
     results = []
     for name in found:
         model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta, cfg)
@@ -216,7 +215,7 @@ def export(
     splits, data_meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(data_meta["preprocessing"])
     data = [(to_model_input(splits[s][0], pre), splits[s][1]) for s in ("Training", "PublicTest")]
-    model, choice = best_candidate(run_dir, data, bn_images, tta)
+    model, choice = best_candidate(run_dir, cfg, data, bn_images, tta)
     print(f"model selection on PublicTest: {choice}")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"

@@ -39,8 +39,8 @@ def conv_bn(x: keras.KerasTensor, filters: int, cfg: TrainConfig, conv: str, bn:
     y = layers.BatchNormalization(momentum=cfg.bn_momentum, name=bn)(y)
     if not cfg.rep_branches:
         return y
-    branches = [y, layers.Conv2D(filters, 1, use_bias=False, name=f"{conv}_1x1")(x)]
-    branches[1] = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{bn}_1x1")(branches[1])
+    one = layers.Conv2D(filters, 1, use_bias=False, name=f"{conv}_1x1")(x)
+    branches = [y, layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{bn}_1x1")(one)]
     if x.shape[-1] == filters:
         branches.append(layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{bn}_id")(x))
     return layers.Add(name=f"{conv}_rep")(branches)

@@ -37,7 +37,7 @@ def folded_kernel(model: keras.Model, conv: str, bn: str) -> tuple[np.ndarray, n
     one, one_bias = fold_batchnorm(model.get_layer(f"{conv}_1x1").get_weights()[0], model.get_layer(f"{bn}_1x1"))
     kernel[1, 1] += one[0, 0]
     bias = bias + one_bias
-    if f"{bn}_id" in {layer.name for layer in model.layers}:
+    if any(layer.name == f"{bn}_id" for layer in model.layers):
         channels = kernel.shape[-1]
         identity = np.zeros((3, 3, channels, channels), kernel.dtype)
         identity[1, 1] = np.eye(channels, dtype=kernel.dtype)
@@ -52,8 +52,9 @@ def fold_branches(model: keras.Model, cfg: TrainConfig, faces: np.ndarray, toler
     for layer in plain.layers:
         if layer.get_weights():
             layer.set_weights(model.get_layer(layer.name).get_weights())
+    branched = {layer.name for layer in model.layers}
     for layer in plain.layers:
-        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}_1x1" in {m.name for m in model.layers}:
+        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}_1x1" in branched:
             bn = layer.name.replace("_conv", "_bn")
             kernel, bias = folded_kernel(model, layer.name, bn)
             layer.set_weights([kernel])
