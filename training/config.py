@@ -15,9 +15,9 @@ Schedule = Literal["cosine", "plateau", "constant"]
 ClassWeights = Literal["none", "balanced", "sqrt"]
 MomentsDtype = Literal["bfloat16", "float32"]
 
-# Options of experiments that shipped nothing (docs/training.md, "Records"), and their neutral value.
-RETIRED_OPTIONS = {"arch": "vgg", "extra_train": ""}
-RETIRED_IN = "5ffa68f"
+# Options of experiments that shipped nothing (docs/training.md, "Records"): their neutral value and the
+# last commit that has their code.
+RETIRED_OPTIONS = {"arch": ("vgg", "5ffa68f"), "extra_train": ("", "5ffa68f"), "rep_branches": (False, "7d588e5")}
 
 
 def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -42,7 +42,6 @@ class TrainConfig:
     convs_per_block: int = 2  # 3x3 convolutions in each block
     block_dropout: float = 0.1  # dropout after each block's pooling
     residual: bool = False  # a projected shortcut around each block's convolutions (ResNet-style)
-    rep_branches: bool = False  # RepVGG: 1x1 and identity branches beside each 3x3 conv, folded at export
     bn_momentum: float = 0.99  # BatchNorm moving-average momentum (Keras default); export re-estimates it anyway
     head: Head = "gap"  # "gap" (GlobalAveragePooling) or "flatten"; flatten underfits here
     dense_units: int = 256  # hidden dense layer before softmax; 0 for none
@@ -109,9 +108,9 @@ class TrainConfig:
         """A saved config; one saved before an option was retired loads if it left that option at the
         value now built in (the committed checkpoints and model cards record every field)."""
         kept = dict(data)
-        for key, built_in in RETIRED_OPTIONS.items():
+        for key, (built_in, commit) in RETIRED_OPTIONS.items():
             if key in kept and kept.pop(key) != built_in:
-                raise ValueError(f"{key}={data[key]!r}: a retired option (its code is in commit {RETIRED_IN})")
+                raise ValueError(f"{key}={data[key]!r}: a retired option (its code is in commit {commit})")
         if "widths" in kept:
             kept["widths"] = tuple(kept["widths"])
         return cls(**kept)

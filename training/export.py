@@ -28,7 +28,6 @@ from training.model import INPUT_SHAPE
 from training.precise_bn import recalibrate
 from training.prepare import load_prepared
 from training.progress import progress_timing
-from training.reparam import fold_branches
 from training.train import load_classifier
 
 INPUT_NAME, OUTPUT_NAME = "face", "probs"
@@ -160,11 +159,8 @@ def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float
     return float((model.predict(faces, batch_size=512, verbose=0).argmax(1) == labels).mean())
 
 
-def select_variant(
-    classifier: keras.Model, data, bn_images: int, tta: str, cfg: TrainConfig | None = None
-) -> tuple[keras.Model, dict]:
-    """Choose precise-BN and flip-TTA on PublicTest accuracy (never on PrivateTest); a network trained
-    with RepVGG branches (``cfg.rep_branches``) is folded into its plain form in between."""
+def select_variant(classifier: keras.Model, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
+    """Choose precise-BN and flip-TTA on PublicTest accuracy (never on PrivateTest)."""
     (xt, _), (xv, yv) = data
     choice: dict = {"publictest_accuracy_as_trained": accuracy(classifier, xv, yv)}
     if bn_images:
@@ -175,9 +171,6 @@ def select_variant(
         choice["precise_bn"] = choice["publictest_accuracy_precise_bn"] > choice["publictest_accuracy_as_trained"]
         if not choice["precise_bn"]:
             classifier.set_weights(trained)
-    if cfg is not None and cfg.rep_branches:
-        classifier = fold_branches(classifier, cfg, xv[:512])
-        choice["rep_branches"] = "folded into the 3x3 convolutions (training.reparam)"
     model = classifier
     if tta != "none":
         flipped = with_flip_tta(classifier)
@@ -189,12 +182,12 @@ def select_variant(
     return model, choice
 
 
-def best_candidate(run_dir: Path, cfg: TrainConfig, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
+def best_candidate(run_dir: Path, data, bn_images: int, tta: str) -> tuple[keras.Model, dict]:
     """The best of the run's best-epoch and last-epoch weights, each with its chosen variant."""
     found = [name for name in ("best.weights.h5", "last.weights.h5") if (run_dir / name).is_file()]
     results = []
     for name in found:
-        model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta, cfg)
+        model, choice = select_variant(load_classifier(run_dir, name), data, bn_images, tta)
         choice = {"weights": name, **choice, "publictest_accuracy": accuracy(model, *data[1])}
         print(f"candidate {choice}")
         results.append((model, choice))
@@ -215,7 +208,7 @@ def export(
     splits, data_meta = load_prepared(cfg.data)
     pre = PreprocessConfig.from_dict(data_meta["preprocessing"])
     data = [(to_model_input(splits[s][0], pre), splits[s][1]) for s in ("Training", "PublicTest")]
-    model, choice = best_candidate(run_dir, cfg, data, bn_images, tta)
+    model, choice = best_candidate(run_dir, data, bn_images, tta)
     print(f"model selection on PublicTest: {choice}")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"

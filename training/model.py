@@ -20,7 +20,8 @@ def conv_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int)
     shortcut = x
     last = cfg.convs_per_block - 1
     for j in range(cfg.convs_per_block):
-        x = conv_bn(x, filters, cfg, f"b{index}_conv{j}", f"b{index}_bn{j}")
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"b{index}_conv{j}")(x)
+        x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"b{index}_bn{j}")(x)
         if cfg.residual and j == last:
             x = layers.Add(name=f"b{index}_add")([x, _projection(shortcut, filters, cfg, index)])
         x = layers.Activation("relu", name=f"b{index}_relu{j}")(x)
@@ -28,22 +29,6 @@ def conv_block(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int)
     if cfg.block_dropout > 0:
         x = layers.Dropout(cfg.block_dropout, name=f"b{index}_drop")(x)
     return x
-
-
-def conv_bn(x: keras.KerasTensor, filters: int, cfg: TrainConfig, conv: str, bn: str) -> keras.KerasTensor:
-    """A 3x3 convolution and its BatchNorm. With ``cfg.rep_branches`` (RepVGG, Ding et al., 2021) a 1x1
-    convolution and, where the width is kept, the identity train beside it, each with its own BatchNorm:
-    more to fit with during training, and ``training.reparam`` folds them into the 3x3 kernel at export,
-    so the served graph, and its cost, is the plain network's."""
-    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=conv)(x)
-    y = layers.BatchNormalization(momentum=cfg.bn_momentum, name=bn)(y)
-    if not cfg.rep_branches:
-        return y
-    one = layers.Conv2D(filters, 1, use_bias=False, name=f"{conv}_1x1")(x)
-    branches = [y, layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{bn}_1x1")(one)]
-    if x.shape[-1] == filters:
-        branches.append(layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{bn}_id")(x))
-    return layers.Add(name=f"{conv}_rep")(branches)
 
 
 def _projection(x: keras.KerasTensor, filters: int, cfg: TrainConfig, index: int) -> keras.KerasTensor:

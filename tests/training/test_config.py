@@ -40,5 +40,8 @@ def test_a_config_saved_before_options_were_retired_loads_at_their_neutral_value
     """1.2.0's card and the checkpoints of runs begun before the retirement record ``arch`` and ``extra_train``."""
     saved = {**asdict(TrainConfig(name="old")), "arch": "vgg", "extra_train": ""}
     assert TrainConfig.from_dict(saved).name == "old"
-    with pytest.raises(ValueError, match="arch='separable': a retired option"):
+    with pytest.raises(ValueError, match="arch='separable': a retired option .* commit 5ffa68f"):
         TrainConfig.from_dict({**saved, "arch": "separable"})
+    assert TrainConfig.from_dict({**saved, "rep_branches": False}).name == "old"
+    with pytest.raises(ValueError, match="rep_branches=True: a retired option .* commit 7d588e5"):
+        TrainConfig.from_dict({**saved, "rep_branches": True})
