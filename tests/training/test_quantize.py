@@ -36,6 +36,26 @@ def test_quantize_release_ships_a_seven_bit_variant_with_its_own_card(store: Pat
     graph = onnx.load(str(shipped / "model.onnx")).graph
     kernels = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert max(int(np.abs(w.astype(np.int16)).max()) for w in kernels if w.ndim >= 2) <= 64  # reduce_range
+    assert card["quantization"]["float_nodes"] == ["Conv__54"] == float_convolutions(graph)
+
+
+def float_convolutions(graph: onnx.GraphProto) -> list[str]:
+    """Conv nodes whose input is not a DequantizeLinear output: those left in float."""
+    dequantized = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
+    return [node.name for node in graph.node if node.op_type == "Conv" and node.input[0] not in dequantized]
+
+
+def test_stem_convolutions_are_the_convolutions_reading_the_image() -> None:
+    assert quantize.stem_convolutions(STORE / "fer_lite" / "1.0.0" / "model.onnx") == ["Conv__54"]  # after a Reshape
+    members = quantize.stem_convolutions(STORE / "fer_ensemble" / "1.1.0" / "model.onnx")  # after Identity
+    assert members == [f"m{i}_Conv__115" for i in range(4)]
+
+
+@pytest.mark.slow
+def test_quantize_without_float_stem_quantizes_every_convolution(tmp_path: Path, prepared_sample: Path) -> None:
+    faces = quantize.calibration_faces(prepared_sample, 32)
+    float_nodes = quantize.quantize(STORE / "fer_lite" / "1.0.0", tmp_path / "int8.onnx", faces, float_stem=False)
+    assert float_nodes == [] and float_convolutions(onnx.load(str(tmp_path / "int8.onnx")).graph) == []
 
 
 @pytest.mark.slow
