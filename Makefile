@@ -125,6 +125,10 @@ distill: prepare ## fer_lite 1.0.0's recipe: the light student on the TEACHERS' 
 	$(if $(wildcard $(CHECKPOINTS)/$(RUN)/checkpoint.npz),$(PY) -m training.train --resume $(CHECKPOINTS)/$(RUN),\
 		$(TRAIN) --name $(RUN) $(STUDENT_ARGS) $(if $(filter --views%,$(TEACH_ARGS)),--teacher_views true) $(ARGS))
 
+# fer_lite 2.4.0 starts from the shipped 2.2.0, whose Keras weights were not kept.
+runs/fer_lite_2.2.0/last.weights.h5: | prepare
+	$(PY) -m training.recover --model model_store/fer_lite/2.2.0 --out runs/fer_lite_2.2.0
+
 MEMBERS ?= model_store/fer_cnn/1.1.0,model_store/fer_cnn/1.2.0
 ensemble: MODEL_NAME = fer_ensemble
 ensemble: MODEL_VERSION = 1.0.0
